@@ -1,0 +1,220 @@
+"""Generator and discriminator builders.
+
+Each builder returns a plain functional ``keras.Model`` that can be saved,
+loaded and exported on its own.
+
+* :func:`dcgan_generator` / :func:`dcgan_discriminator`: the DCGAN of the
+  notes' figure 13.9 (Radford et al. 2016), parametrized by output shape and
+  base width. At ``image_shape=(64, 64, 3)`` and ``base_filters=128`` it is the
+  figure exactly: ``z`` (100-d) -> dense 4x4x1024 -> four 5x5 stride-2
+  transposed convolutions (512, 256, 128, 3 channels) with batch norm and
+  ReLU, tanh at the output; the discriminator mirrors it with stride-2
+  convolutions, LeakyReLU(0.2), batch norm on all but the first layer, no
+  pooling. All weights start from N(0, 0.02).
+* :func:`mlp_generator` / :func:`mlp_discriminator`: small MLPs for 2-D data.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+
+def _init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def _batch_norm(synchronized, name):
+    # Momentum 0.9 / epsilon 1e-5 as in the reference DCGAN implementations;
+    # gamma ~ N(1, 0.02) as in Radford et al.'s code.
+    return layers.BatchNormalization(
+        momentum=0.9,
+        epsilon=1e-5,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
+        synchronized=synchronized,
+        name=name,
+    )
+
+
+def dcgan_layout(image_shape, num_upsamplings=None):
+    """How a DCGAN reaches ``image_shape``: the start size and the number of stride-2 layers.
+
+    The generator starts from a ``s x s`` map and doubles it ``n`` times, so
+    ``s * 2**n`` must equal the image side. By default ``n`` is the largest
+    value with ``s >= 4`` (64 -> 4x4 and 4 layers, as in figure 13.9;
+    32 -> 4x4 and 3; 28 -> 7x7 and 2; 8 -> 4x4 and 1).
+
+    Args:
+        image_shape: ``(height, width, channels)`` with ``height == width``.
+        num_upsamplings: force ``n`` (for example 2 for 8x8 digits from 2x2).
+
+    Returns:
+        ``(start_size, num_upsamplings)``.
+
+    Raises:
+        ValueError: if the shape is not square or ``n`` does not divide it.
+    """
+    image_shape = tuple(int(d) for d in image_shape)
+    if len(image_shape) != 3 or image_shape[0] != image_shape[1] or image_shape[0] < 2:
+        raise ValueError(
+            f"image_shape must be (size, size, channels) with size >= 2, got {image_shape}."
+        )
+    size = image_shape[0]
+    if num_upsamplings is None:
+        n = 0
+        while size % (2 ** (n + 1)) == 0 and size // (2 ** (n + 1)) >= 4:
+            n += 1
+        num_upsamplings = max(n, 1) if size % 2 == 0 else 0
+    num_upsamplings = int(num_upsamplings)
+    if num_upsamplings < 1 or size % (2**num_upsamplings) != 0:
+        raise ValueError(
+            f"num_upsamplings={num_upsamplings} does not fit image size {size}: the size must be "
+            f"divisible by 2**num_upsamplings and num_upsamplings >= 1."
+        )
+    return size // (2**num_upsamplings), num_upsamplings
+
+
+def dcgan_generator(
+    image_shape=(64, 64, 3),
+    latent_dim=100,
+    base_filters=128,
+    kernel_size=5,
+    num_upsamplings=None,
+    synchronized_batch_norm=False,
+    name="generator",
+):
+    """DCGAN generator (figure 13.9 at the defaults).
+
+    Args:
+        image_shape: output ``(size, size, channels)``.
+        latent_dim: size of ``z`` (100 in the notes).
+        base_filters: channels of the last hidden layer; the first hidden
+            layer has ``base_filters * 2**(n - 1)`` (128 -> 1024 at 64x64).
+        kernel_size: transposed-convolution kernel (5 in the notes).
+        num_upsamplings: see :func:`dcgan_layout`.
+        synchronized_batch_norm: synchronize batch statistics across
+            replicas under ``tf.distribute`` (default: per-replica statistics).
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping ``z`` of shape ``[batch, latent_dim]`` to images
+        in ``[-1, 1]`` of shape ``[batch, *image_shape]``.
+
+    Example:
+
+    >>> g = dcgan_generator((28, 28, 1), latent_dim=16, base_filters=8)
+    >>> g.output_shape
+    (None, 28, 28, 1)
+    """
+    start, n = dcgan_layout(image_shape, num_upsamplings)
+    channels = image_shape[-1]
+    z = keras.Input((latent_dim,), name="z")
+    width = base_filters * 2 ** (n - 1)
+    x = layers.Dense(start * start * width, use_bias=False, kernel_initializer=_init(), name="project")(z)
+    x = layers.Reshape((start, start, width), name="reshape")(x)
+    x = _batch_norm(synchronized_batch_norm, "project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    for i in range(1, n):
+        width //= 2
+        x = layers.Conv2DTranspose(
+            width, kernel_size, strides=2, padding="same", use_bias=False,
+            kernel_initializer=_init(), name=f"deconv{i}",
+        )(x)
+        x = _batch_norm(synchronized_batch_norm, f"deconv{i}_bn")(x)
+        x = layers.ReLU(name=f"deconv{i}_relu")(x)
+    x = layers.Conv2DTranspose(
+        channels, kernel_size, strides=2, padding="same", kernel_initializer=_init(), name=f"deconv{n}"
+    )(x)
+    images = layers.Activation("tanh", dtype="float32", name="images")(x)
+    return keras.Model(z, images, name=name)
+
+
+def dcgan_discriminator(
+    image_shape=(64, 64, 3),
+    base_filters=128,
+    kernel_size=5,
+    num_upsamplings=None,
+    batch_norm=True,
+    synchronized_batch_norm=False,
+    name="discriminator",
+):
+    """DCGAN discriminator, the mirror of :func:`dcgan_generator`.
+
+    Args:
+        image_shape: input ``(size, size, channels)``.
+        base_filters: channels of the first convolution, doubled per layer.
+        kernel_size: convolution kernel (5 in the notes).
+        num_upsamplings: number of stride-2 convolutions; see :func:`dcgan_layout`.
+        batch_norm: batch norm after every convolution but the first (turn it
+            off for gradient-penalty critics).
+        synchronized_batch_norm: synchronize batch statistics across replicas.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping images to one logit per example, shape
+        ``[batch, 1]``; ``sigmoid(logit)`` is D(x) of the notes.
+    """
+    _, n = dcgan_layout(image_shape, num_upsamplings)
+    images = keras.Input(tuple(image_shape), name="images")
+    x = images
+    width = base_filters
+    for i in range(n):
+        x = layers.Conv2D(
+            width, kernel_size, strides=2, padding="same", use_bias=not (batch_norm and i > 0),
+            kernel_initializer=_init(), name=f"conv{i + 1}",
+        )(x)
+        if batch_norm and i > 0:
+            x = _batch_norm(synchronized_batch_norm, f"conv{i + 1}_bn")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i + 1}_lrelu")(x)
+        width *= 2
+    x = layers.Flatten(name="flatten")(x)
+    logits = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
+    return keras.Model(images, logits, name=name)
+
+
+def mlp_generator(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, name="generator"):
+    """MLP generator for low-dimensional data (the 2-D mixtures).
+
+    Args:
+        data_dim: output dimension.
+        latent_dim: size of ``z``.
+        hidden_units: width of each hidden layer.
+        num_layers: number of hidden ReLU layers.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping ``[batch, latent_dim]`` to ``[batch, data_dim]``
+        (linear output: the mixtures are not bounded to ``[-1, 1]``).
+    """
+    z = keras.Input((latent_dim,), name="z")
+    x = z
+    for i in range(num_layers):
+        x = layers.Dense(hidden_units, activation="relu", name=f"dense{i + 1}")(x)
+    out = layers.Dense(data_dim, dtype="float32", name="samples")(x)
+    return keras.Model(z, out, name=name)
+
+
+def mlp_discriminator(data_dim=2, hidden_units=128, num_layers=3, name="discriminator"):
+    """MLP discriminator for low-dimensional data.
+
+    Args:
+        data_dim: input dimension.
+        hidden_units: width of each hidden layer.
+        num_layers: number of hidden LeakyReLU(0.2) layers.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping ``[batch, data_dim]`` to logits ``[batch, 1]``.
+    """
+    x_in = keras.Input((data_dim,), name="samples")
+    x = x_in
+    for i in range(num_layers):
+        x = layers.Dense(hidden_units, name=f"dense{i + 1}")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"lrelu{i + 1}")(x)
+    logits = layers.Dense(1, dtype="float32", name="logit")(x)
+    return keras.Model(x_in, logits, name=name)
+
+
+def num_parameters(model):
+    """Total number of weights (trainable and not) in ``model``."""
+    return int(sum(math.prod(w.shape) for w in model.weights))
