@@ -1,0 +1,57 @@
+"""``keras-gan train``: train a GAN from a config, with a resumable run directory."""
+
+import os
+import sys
+
+HELP = "Train a GAN from a config (default: DCGAN on the embedded digits)."
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", default=None,
+                        help="YAML file or name in configs/ (default: dcgan_digits, the embedded digits).")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config value, e.g. --set train.d_steps=3 (repeatable).")
+    parser.add_argument("--epochs", type=int, default=None, help="shorthand for --set train.epochs=N.")
+    parser.add_argument("--output", default=None,
+                        help="run directory (default: runs/<config name>).")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --output from its last checkpoint.")
+    parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar.")
+
+
+def _resolve(args):
+    from keras_gan import config as config_lib, runs
+    from keras_gan.errors import UsageError
+
+    name = os.path.splitext(os.path.basename(args.config))[0] if args.config else "dcgan_digits"
+    run_dir = args.output or os.path.join("runs", name)
+    overrides = list(args.overrides)
+    if args.epochs is not None:
+        overrides.append(f"train.epochs={args.epochs}")
+    if args.resume:
+        if args.config:
+            raise UsageError("--resume takes the config saved in the run directory; drop --config.")
+        cfg = config_lib.apply_overrides(runs.load_config(run_dir), overrides)
+        if not runs.checkpoints(run_dir):
+            raise UsageError(f"--resume: {run_dir!r} has no checkpoint to resume from.")
+    else:
+        cfg = config_lib.load(args.config) if args.config else config_lib.from_dict({})
+        cfg = config_lib.apply_overrides(cfg, overrides)
+        if runs.checkpoints(run_dir):
+            raise UsageError(
+                f"--output {run_dir!r} already holds a run; pass --resume to continue it or choose another --output."
+            )
+    return cfg, run_dir
+
+
+def run(args):
+    cfg, run_dir = _resolve(args)  # validates everything before TensorFlow starts
+    from keras_gan import trainer
+
+    result = trainer.train(cfg, run_dir, resume=args.resume, verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+    if result.failed:
+        print(f"keras-gan train: {result.failed}", file=sys.stderr)
+        return 1
+    print(f"run directory: {run_dir} (epochs {result.initial_epoch + 1}..{result.epochs}, "
+          f"last checkpoint {result.last_checkpoint})")
+    return 0

@@ -1,0 +1,256 @@
+"""Run configuration: YAML files in ``configs/`` loaded into validated dataclasses.
+
+A config has three sections, ``data``, ``model`` and ``train``. Every key has
+a type and, where it matters, a set of allowed values or a lower bound. An
+unknown key, a wrong type or a bad value raises :class:`~keras_gan.errors.UsageError`
+with one line naming the key and what is allowed, before any training starts.
+The defaults are the main job: the DCGAN on the embedded digits
+(``configs/dcgan_digits.yaml`` spells them out).
+
+Example:
+
+>>> cfg = from_dict({"train": {"epochs": 3}})
+>>> cfg.train.epochs, cfg.data.name
+(3, 'digits')
+>>> cfg = apply_overrides(cfg, ["model.latent_dim=64"])
+"""
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+
+import yaml
+
+from keras_gan.errors import UsageError
+
+
+def _opt(default, choices=None, minimum=None, doc=""):
+    return field(default=default, metadata={"choices": choices, "minimum": minimum, "doc": doc})
+
+
+@dataclass
+class DataConfig:
+    """What to train on."""
+
+    name: str = _opt("digits", doc="'digits', 'ring8', 'grid25' or a prepared tfds image dataset")
+    split: str = _opt("train")
+    image_size: typing.Optional[int] = _opt(None, minimum=2, doc="resize side; null keeps the native size")
+    batch_size: int = _opt(64, minimum=1, doc="M: samples per discriminator minibatch")
+    num_samples: int = _opt(100_000, minimum=1, doc="size of a 2-D mixture's sample set")
+    data_dir: typing.Optional[str] = _opt(None, doc="tfds data directory")
+
+
+@dataclass
+class ModelConfig:
+    """The two players."""
+
+    architecture: str = _opt("dcgan", choices=("dcgan", "mlp"))
+    latent_dim: int = _opt(100, minimum=1)
+    prior: str = _opt("uniform", choices=("uniform", "normal"))
+    base_filters: int = _opt(64, minimum=1, doc="dcgan: width of G's last hidden layer / D's first")
+    kernel_size: int = _opt(5, minimum=1)
+    num_upsamplings: typing.Optional[int] = _opt(2, minimum=1, doc="dcgan: stride-2 layers; null = automatic")
+    discriminator_batch_norm: bool = _opt(True)
+    synchronized_batch_norm: bool = _opt(False, doc="sync batch statistics across replicas")
+    hidden_units: int = _opt(128, minimum=1, doc="mlp: hidden width")
+    num_layers: int = _opt(3, minimum=1, doc="mlp: hidden layers")
+
+
+@dataclass
+class TrainConfig:
+    """Algorithm 13.1 and its optimizers."""
+
+    epochs: int = _opt(150, minimum=1)
+    loss: str = _opt(
+        "non_saturating", choices=("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
+    )
+    d_steps: int = _opt(1, minimum=1, doc="K: discriminator steps per generator step")
+    optimizer: str = _opt("adam", choices=("adam", "rmsprop"))
+    g_learning_rate: float = _opt(2e-4, minimum=0.0)
+    d_learning_rate: float = _opt(2e-4, minimum=0.0)
+    beta_1: float = _opt(0.5, minimum=0.0)
+    beta_2: float = _opt(0.999, minimum=0.0)
+    gradient_penalty: float = _opt(0.0, minimum=0.0, doc="WGAN-GP lambda")
+    r1_gamma: float = _opt(0.0, minimum=0.0)
+    clip_weights: typing.Optional[float] = _opt(None, minimum=0.0, doc="WGAN weight clipping bound")
+    seed: int = _opt(0)
+    strategy: str = _opt("default", choices=("default", "mirrored"))
+    jit_compile: bool = _opt(False)
+    steps_per_execution: int = _opt(1, minimum=1)
+    sample_every: int = _opt(1, minimum=1, doc="epochs between sample grids")
+    checkpoint_every: int = _opt(1, minimum=1, doc="epochs between checkpoints")
+    keep_checkpoints: int = _opt(2, minimum=1)
+    num_sample_images: int = _opt(64, minimum=1)
+
+
+@dataclass
+class Config:
+    """A whole run: ``data``, ``model`` and ``train`` sections."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self):
+        """The config as plain nested dicts (what ``config.yaml`` holds)."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def _section_class(name):
+    return {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}[name]
+
+
+def _allowed_keys(cls):
+    return ", ".join(f.name for f in dataclasses.fields(cls))
+
+
+def _coerce(key, f, value):
+    tp = f.type
+    optional = typing.get_origin(tp) is typing.Union
+    if optional:
+        if value is None:
+            return None
+        tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
+    elif value is None:
+        raise UsageError(f"config: {key} must not be null; expected {tp.__name__}.")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"config: {key} = {value!r} is not a boolean; expected true or false.")
+    elif tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"config: {key} = {value!r} is not an integer.")
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"config: {key} = {value!r} is not a number.")
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise UsageError(f"config: {key} = {value!r} is not a string.")
+    choices = f.metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise UsageError(f"config: {key} = {value!r} is not allowed; expected one of {', '.join(choices)}.")
+    minimum = f.metadata.get("minimum")
+    if minimum is not None and value < minimum:
+        raise UsageError(f"config: {key} = {value!r} is out of range; expected a value >= {minimum}.")
+    return value
+
+
+def from_dict(raw):
+    """Builds a validated :class:`Config` from nested dicts; missing keys take defaults.
+
+    Args:
+        raw: ``{"data": {...}, "model": {...}, "train": {...}}`` (any section may be missing).
+
+    Returns:
+        A :class:`Config`.
+
+    Raises:
+        UsageError: for an unknown section or key, a wrong type or a bad value.
+    """
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise UsageError(f"config: expected a mapping with sections data, model, train; got {type(raw).__name__}.")
+    sections = {}
+    for name, values in raw.items():
+        if name not in _SECTIONS:
+            raise UsageError(f"config: unknown section {name!r}; allowed: {', '.join(_SECTIONS)}.")
+        values = values or {}
+        if not isinstance(values, dict):
+            raise UsageError(f"config: section {name!r} must be a mapping of keys to values.")
+        cls = _section_class(name)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise UsageError(f"config: unknown key '{name}.{key}'; allowed keys in {name}: {_allowed_keys(cls)}.")
+            kwargs[key] = _coerce(f"{name}.{key}", fields[key], value)
+        sections[name] = cls(**kwargs)
+    cfg = Config(**sections)
+    _check_consistency(cfg)
+    return cfg
+
+
+def _check_consistency(cfg):
+    if cfg.model.architecture == "mlp" and cfg.data.name not in ("ring8", "grid25"):
+        raise UsageError(
+            f"config: model.architecture = 'mlp' needs 2-D data (data.name 'ring8' or 'grid25'), "
+            f"got data.name = {cfg.data.name!r}."
+        )
+    if cfg.model.architecture == "dcgan" and cfg.data.name in ("ring8", "grid25"):
+        raise UsageError(
+            f"config: data.name = {cfg.data.name!r} is 2-D data; use model.architecture = 'mlp'."
+        )
+
+
+def load(path):
+    """Loads and validates a YAML config file.
+
+    Args:
+        path: a YAML file, or the name of a file in ``configs/`` (``dcgan_mnist``).
+
+    Returns:
+        A :class:`Config`.
+
+    Raises:
+        UsageError: for a missing file, bad YAML, or an invalid config.
+    """
+    resolved = resolve_path(path)
+    try:
+        with open(resolved) as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as e:
+        raise UsageError(f"config: {resolved} is not valid YAML: {str(e).splitlines()[0]}") from None
+    return from_dict(raw)
+
+
+def configs_dir():
+    """The folder of shipped configs (``configs/`` at the top of the repository)."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def resolve_path(path):
+    """A config path: the file itself, or ``configs/<path>[.yaml]``."""
+    candidates = [path, os.path.join(configs_dir(), path), os.path.join(configs_dir(), f"{path}.yaml")]
+    for c in candidates:
+        if os.path.isfile(c):
+            return c
+    shipped = sorted(n[:-5] for n in os.listdir(configs_dir()) if n.endswith(".yaml")) if os.path.isdir(configs_dir()) else []
+    raise UsageError(f"config: no such file {path!r}; give a YAML path or one of: {', '.join(shipped)}.")
+
+
+def apply_overrides(cfg, overrides):
+    """Applies ``section.key=value`` overrides (values parsed as YAML).
+
+    Args:
+        cfg: a :class:`Config`.
+        overrides: strings like ``"train.epochs=5"`` or ``"data.image_size=null"``.
+
+    Returns:
+        A new validated :class:`Config`.
+
+    Raises:
+        UsageError: for a malformed override or an invalid result.
+    """
+    raw = cfg.to_dict()
+    for item in overrides or ():
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise UsageError(f"--set {item!r}: expected section.key=value, e.g. train.epochs=5.")
+        key, value = item.split("=", 1)
+        section, name = key.strip().split(".", 1)
+        if section not in raw:
+            raise UsageError(f"--set {item!r}: unknown section {section!r}; allowed: {', '.join(_SECTIONS)}.")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            parsed = value
+        raw[section][name] = parsed
+    return from_dict(raw)
+
+
+def to_yaml(cfg):
+    """The config as YAML text."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,13 @@
+"""Errors the command line turns into one clear line and exit code 2."""
+
+
+class UsageError(ValueError):
+    """Bad input from the user: a config key, a value, a path or a dataset name.
+
+    The message names the bad value and what is allowed. ``keras-gan`` prints
+    it on one line and exits with code 2, before any work starts.
+    """
+
+
+class DatasetNotPreparedError(UsageError):
+    """A tensorflow-datasets dataset that has not been downloaded and prepared here."""

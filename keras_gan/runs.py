@@ -1,0 +1,179 @@
+"""Run directories: building a model from a config, checkpoints, and loading a run back.
+
+A run directory written by ``keras-gan train`` holds::
+
+    config.yaml              the resolved config
+    history.json             per-epoch losses and metrics
+    samples/epoch_NNNN.png   a grid from fixed noise per epoch (+ .json beside it)
+    checkpoints/epoch-NNNN.keras   whole-model checkpoints with both optimizers' state
+    logs/                    TensorBoard logs
+
+Every file is written to a temporary name and renamed, so a killed process
+never leaves a half-written checkpoint or history behind.
+"""
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+
+import keras
+
+from keras_gan import config as config_lib
+from keras_gan import models
+from keras_gan.errors import UsageError
+
+_CKPT = re.compile(r"^epoch-(\d{4,})\.keras$")
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside ``path``; renames it to ``path`` if the block succeeds.
+
+    Args:
+        path: the final file path.
+
+    Example:
+
+    >>> with atomic_path("/tmp/x.json") as tmp:  # doctest: +SKIP
+    ...     open(tmp, "w").write("{}")
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    base, ext = os.path.splitext(os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path, obj):
+    """Writes ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+
+
+def write_text(path, text):
+    """Writes ``text`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+
+
+def build_model(cfg, sample_shape=None):
+    """Builds the (uncompiled) model a config describes.
+
+    Args:
+        cfg: a :class:`keras_gan.config.Config`.
+        sample_shape: shape of one data sample; read from the dataset if omitted.
+
+    Returns:
+        An :class:`keras_gan.models.AdversarialModel`.
+    """
+    m, t = cfg.model, cfg.train
+    if sample_shape is None:
+        from keras_gan import data
+
+        _, _, sample_shape = data.training_dataset(
+            cfg.data.name, cfg.data.split, 1, cfg.data.image_size, 1, num_samples=16, data_dir=cfg.data.data_dir
+        )
+    if m.architecture == "mlp":
+        return models.GAN(
+            data_dim=sample_shape[-1], latent_dim=m.latent_dim, hidden_units=m.hidden_units,
+            num_layers=m.num_layers, prior=m.prior, seed=t.seed,
+        )
+    return models.DCGAN(
+        image_shape=sample_shape, latent_dim=m.latent_dim, base_filters=m.base_filters,
+        kernel_size=m.kernel_size, num_upsamplings=m.num_upsamplings,
+        discriminator_batch_norm=m.discriminator_batch_norm,
+        synchronized_batch_norm=m.synchronized_batch_norm, prior=m.prior, seed=t.seed,
+    )
+
+
+def compile_model(model, cfg):
+    """Compiles ``model`` with the optimizers, loss and options of ``cfg.train``."""
+    t = cfg.train
+
+    def optimizer(lr):
+        if t.optimizer == "rmsprop":
+            return keras.optimizers.RMSprop(learning_rate=lr)
+        return keras.optimizers.Adam(learning_rate=lr, beta_1=t.beta_1, beta_2=t.beta_2)
+
+    model.compile(
+        g_optimizer=optimizer(t.g_learning_rate),
+        d_optimizer=optimizer(t.d_learning_rate),
+        loss=t.loss,
+        d_steps=t.d_steps,
+        gradient_penalty=t.gradient_penalty,
+        r1_gamma=t.r1_gamma,
+        clip_weights=t.clip_weights,
+        jit_compile=t.jit_compile,
+        steps_per_execution=t.steps_per_execution,
+    )
+    return model
+
+
+def checkpoints(run_dir):
+    """Checkpoints of a run, oldest first, as ``[(epoch, path), ...]``."""
+    directory = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(directory):
+        return []
+    found = []
+    for name in os.listdir(directory):
+        match = _CKPT.match(name)
+        if match:
+            found.append((int(match.group(1)), os.path.join(directory, name)))
+    return sorted(found)
+
+
+def checkpoint_path(run_dir, epoch):
+    """Where the checkpoint after ``epoch`` epochs goes."""
+    return os.path.join(run_dir, "checkpoints", f"epoch-{epoch:04d}.keras")
+
+
+def load_config(run_dir):
+    """The resolved config of a run directory."""
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(path):
+        raise UsageError(f"--run {run_dir!r} is not a run directory: it has no config.yaml.")
+    return config_lib.load(path)
+
+
+def load_run(run_dir, epoch=None):
+    """Loads a run's config and its latest (or a given) checkpoint.
+
+    Args:
+        run_dir: a directory written by ``keras-gan train``.
+        epoch: the checkpoint to load; the latest if ``None``.
+
+    Returns:
+        ``(config, model)``: the :class:`~keras_gan.config.Config` and the
+        compiled :class:`~keras_gan.models.AdversarialModel` with both
+        optimizers' state.
+
+    Raises:
+        UsageError: if the directory is not a run or has no such checkpoint.
+
+    Example:
+
+    >>> cfg, model = load_run("runs/dcgan_digits")  # doctest: +SKIP
+    >>> images = model.generate(64, seed=0)  # doctest: +SKIP
+    """
+    cfg = load_config(run_dir)
+    found = dict(checkpoints(run_dir))
+    if not found:
+        raise UsageError(f"--run {run_dir!r} has no checkpoints yet (checkpoints/epoch-NNNN.keras).")
+    if epoch is None:
+        epoch = max(found)
+    if epoch not in found:
+        raise UsageError(f"--run {run_dir!r} has no checkpoint for epoch {epoch}; available: {sorted(found)}.")
+    model = keras.models.load_model(found[epoch])
+    model.epoch = epoch
+    return cfg, model
