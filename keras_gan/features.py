@@ -27,7 +27,7 @@ import collections
 import hashlib
 import json
 import os
-import tempfile
+import warnings
 
 import numpy as np
 
@@ -40,7 +40,7 @@ ExtractorOutput = collections.namedtuple("ExtractorOutput", ["features", "probab
 
 # Bump when the digits classifier's architecture or training changes: it is
 # part of the cache key, so an old cached model is never reused by mistake.
-_DIGITS_CLASSIFIER_VERSION = 2
+_DIGITS_CLASSIFIER_VERSION = 1
 _DIGITS_EPOCHS = 60
 _DIGITS_BATCH_SIZE = 64
 _DIGITS_FEATURE_DIM = 64
@@ -210,20 +210,6 @@ def _digits_cache_key(epochs, seed):
     return digest.hexdigest()[:16]
 
 
-def _atomic_write_json(path, payload):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def load_digits_classifier(directory=None, epochs=_DIGITS_EPOCHS, seed=0, verbose=1):
     """The cached digits classifier, trained and cached on first use.
 
@@ -255,16 +241,11 @@ def load_digits_classifier(directory=None, epochs=_DIGITS_EPOCHS, seed=0, verbos
     if verbose:
         print(f"Training the digits feature classifier (once; cached in {directory}) ...", flush=True)
     model, metadata = train_digits_classifier(epochs=epochs, seed=seed)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=directory)
-    os.close(fd)
-    try:
+    from keras_gan import runs
+
+    with runs.atomic_path(model_path) as tmp:
         model.save(tmp)
-        os.replace(tmp, model_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _atomic_write_json(meta_path, metadata)
+    runs.write_json(meta_path, metadata)
     if verbose:
         print(f"Digits classifier test accuracy: {metadata['test_accuracy']:.4f}", flush=True)
     return model, metadata
@@ -299,7 +280,7 @@ class DigitsExtractor(FeatureExtractor):
             model, metadata = load_digits_classifier(directory, verbose=verbose)
         self.metadata = dict(metadata or {})
         self._model = keras.Model(
-            model.inputs, [model.get_layer("features").output, model.outputs[0]], name="digits_features"
+            model.inputs[0], [model.get_layer("features").output, model.outputs[0]], name="digits_features"
         )
         self.feature_dim = int(self._model.outputs[0].shape[-1])
 
@@ -347,6 +328,7 @@ class InceptionExtractor(FeatureExtractor):
     Raises:
         FileNotFoundError: if no weights file is given or it does not exist
             (no download is ever attempted).
+        ValueError: if the file does not hold InceptionV3 weights.
     """
 
     name = "inception"
@@ -369,12 +351,20 @@ class InceptionExtractor(FeatureExtractor):
         self.batch_size = int(batch_size)
         # The path was checked above, so keras.applications loads it and never downloads.
         try:
-            base = keras.applications.InceptionV3(include_top=True, weights=self.weights)
-            self._model = keras.Model(base.inputs, [base.get_layer("avg_pool").output, base.outputs[0]])
+            with warnings.catch_warnings():  # a `_notop` file warns before it fails here
+                warnings.simplefilter("ignore")
+                base = keras.applications.InceptionV3(include_top=True, weights=self.weights)
+            self._model = keras.Model(base.inputs[0], [base.get_layer("avg_pool").output, base.outputs[0]])
             self.num_classes = 1000
-        except ValueError:  # a `_notop` file: features only, no Inception Score
-            base = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=self.weights)
-            self._model = keras.Model(base.inputs, [base.outputs[0]])
+        except ValueError:  # no classifier top in the file: features only, no Inception Score
+            try:
+                base = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=self.weights)
+            except ValueError as error:
+                raise ValueError(
+                    f"weights={weights!r} is not an InceptionV3 weights file "
+                    f"(keras.applications could not load it: {str(error).splitlines()[0]})"
+                ) from None
+            self._model = keras.Model(base.inputs[0], [base.outputs[0]])
             self.num_classes = None
         self._forward = tf.function(
             self._forward_impl, input_signature=[tf.TensorSpec([None, None, None, None], tf.float32)]
@@ -388,7 +378,8 @@ class InceptionExtractor(FeatureExtractor):
         x = tf.cond(tf.shape(x)[-1] == 1, lambda: tf.tile(x, [1, 1, 1, 3]), lambda: x)
         x = tf.image.resize(x, (299, 299), method="bilinear", antialias=True)
         x = keras.applications.inception_v3.preprocess_input(x)
-        return self._model(x, training=False)
+        out = self._model(x, training=False)
+        return tuple(out) if isinstance(out, (list, tuple)) else (out,)
 
     def __call__(self, images):
         images = _check_images(images)

@@ -236,6 +236,12 @@ class AdversarialModel(keras.Model):
                 f"Each batch must hold d_steps * M samples; got a batch of {static_batch} "
                 f"with d_steps={k}. Batch the dataset by a multiple of d_steps."
             )
+        if static_batch is None:
+            tf.debugging.assert_equal(
+                batch % k, 0,
+                message=f"Each batch must hold d_steps * M samples with d_steps={k}; "
+                "batch the dataset by a multiple of d_steps (drop_remainder=True).",
+            )
         m = batch // k
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
 

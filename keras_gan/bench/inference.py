@@ -1,0 +1,177 @@
+"""``keras-gan bench inference``: generator speed in Keras, a SavedModel and ONNX Runtime, side by side.
+
+One process exports the generator to both formats (in a temporary directory),
+loads them back, checks they match the Keras model, and times every runtime on
+the same latents: latency per call (median and 90th percentile) and images per
+second, at each batch size. Every call ends with the images in a numpy array
+on the host, so all runtimes pay the same copy.
+
+Runtimes:
+
+* ``keras-eager``: ``generator(z, training=False)``, what a notebook does;
+* ``keras-function``: the same call in a ``tf.function`` (traced once);
+* ``savedmodel``: ``tf.saved_model.load(...).signatures["serving_default"]``,
+  the graph TF Serving runs (without the server's RPC cost);
+* ``onnxruntime``: ``InferenceSession.run`` on the CPU execution provider.
+"""
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+HELP = "Inference speed (images/s, latency) of a generator in Keras, SavedModel and ONNX Runtime."
+
+RUNTIMES = ("keras-eager", "keras-function", "savedmodel", "onnxruntime")
+
+
+def add_arguments(parser):
+    parser.add_argument("--run", default=None,
+                        help="run directory (default: the default DCGAN, 8x8x1, latent 100, base_filters 64).")
+    parser.add_argument("--json", default=None, help="write the results to this JSON file.")
+    parser.add_argument("--batch-sizes", default="1,64", help="comma-separated batch sizes (default 1,64).")
+    parser.add_argument("--min-time", type=float, default=2.0,
+                        help="seconds of timed calls per runtime and batch size (default 2).")
+    parser.add_argument("--min-calls", type=int, default=20, help="at least this many timed calls (default 20).")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5).")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="ONNX Runtime intra-op threads (default 0: its own default, all cores).")
+
+
+def _parse_batch_sizes(text):
+    from keras_gan.errors import UsageError
+
+    try:
+        sizes = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"--batch-sizes must be comma-separated integers >= 1, got {text!r}.")
+    return sizes
+
+
+def _time_calls(fn, warmup, min_time, min_calls):
+    """Per-call latencies in seconds: ``warmup`` untimed calls, then at least ``min_calls`` and ``min_time``."""
+    for _ in range(warmup):
+        fn()
+    latencies = []
+    start = time.perf_counter()
+    while len(latencies) < min_calls or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        latencies.append(time.perf_counter() - t0)
+    return latencies
+
+
+def _summarize(latencies, batch):
+    ordered = sorted(latencies)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return {
+        "calls": len(latencies),
+        "latency_ms_median": 1e3 * statistics.median(latencies),
+        "latency_ms_p90": 1e3 * p90,
+        "latency_ms_mean": 1e3 * statistics.fmean(latencies),
+        "images_per_second": batch * len(latencies) / sum(latencies),
+    }
+
+
+def _runners(generator, saved_model_dir, onnx_path, threads):
+    """``{runtime: (prepare(z) -> input, call(input) -> numpy)}``."""
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    traced = tf.function(lambda z: generator(z, training=False), autograph=False)
+    serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    return {
+        "keras-eager": (tf.constant, lambda z: generator(z, training=False).numpy()),
+        "keras-function": (tf.constant, lambda z: traced(z).numpy()),
+        "savedmodel": (tf.constant, lambda z: serve(z=z)["images"].numpy()),
+        "onnxruntime": (lambda z: z, lambda z: session.run(["images"], {"z": z})[0]),
+    }
+
+
+def _format_table(results):
+    lines = [f"{'runtime':<16}{'batch':>6}{'median ms':>12}{'p90 ms':>10}{'images/s':>12}{'max|diff|':>12}"]
+    for r in results:
+        lines.append(
+            f"{r['runtime']:<16}{r['batch_size']:>6}{r['latency_ms_median']:>12.3f}{r['latency_ms_p90']:>10.3f}"
+            f"{r['images_per_second']:>12.1f}{r['max_abs_diff_vs_keras']:>12.2g}"
+        )
+    return "\n".join(lines)
+
+
+def run(args):
+    from keras_gan.errors import UsageError
+
+    sizes = _parse_batch_sizes(args.batch_sizes)
+    if args.min_time < 0 or args.min_calls < 1 or args.warmup < 0 or args.threads < 0:
+        raise UsageError("--min-time and --warmup must be >= 0, --min-calls >= 1, --threads >= 0.")
+
+    import numpy as np
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    import keras
+    import keras_gan
+    from keras_gan import export, models, networks, runs
+
+    if args.run:
+        print(f"[1/4] loading {args.run}")
+        _, model = runs.load_run(args.run)
+        source = {"run": os.path.abspath(args.run)}
+    else:
+        print("[1/4] building the default DCGAN (8x8x1, latent 100, base_filters 64, num_upsamplings 2)")
+        model = models.DCGAN(image_shape=(8, 8, 1), base_filters=64, num_upsamplings=2)
+        source = {"model": "DCGAN(image_shape=(8, 8, 1), latent_dim=100, base_filters=64, num_upsamplings=2)"}
+    if len(model.generator.inputs) != 1:
+        raise UsageError("bench inference times unconditional generators; this run's generator takes labels.")
+    generator = getattr(model, "ema_generator", None) or model.generator
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        print("[2/4] exporting to SavedModel and ONNX")
+        sm_dir = export.export_saved_model(model, os.path.join(tmp, "saved_model"))
+        onnx_path = export.export_onnx(model, os.path.join(tmp, "generator.onnx"))
+        runners = _runners(generator, sm_dir, onnx_path, args.threads)
+        print(f"[3/4] timing {', '.join(RUNTIMES)} at batch sizes {sizes}")
+        for batch in sizes:
+            z = model.sample_latent(batch, seed=batch).numpy()
+            reference = generator(tf.constant(z), training=False).numpy()
+            for name in RUNTIMES:
+                prepare, call = runners[name]
+                x = prepare(z)
+                diff = float(np.max(np.abs(call(x) - reference)))
+                latencies = _time_calls(lambda: call(x), args.warmup, args.min_time, args.min_calls)
+                row = {"runtime": name, "batch_size": batch, **_summarize(latencies, batch),
+                       "max_abs_diff_vs_keras": diff}
+                results.append(row)
+                print(f"  {name:<16} batch {batch:>4}: {row['latency_ms_median']:.3f} ms median, "
+                      f"{row['images_per_second']:.1f} images/s")
+
+    table = _format_table(results)
+    print("[4/4] results\n" + table)
+    report = {
+        "benchmark": "inference",
+        "source": source,
+        "latent_dim": model.latent_dim,
+        "image_shape": list(generator.output.shape[1:]),
+        "generator_parameters": networks.num_parameters(generator),
+        "settings": {"batch_sizes": sizes, "min_time_s": args.min_time, "min_calls": args.min_calls,
+                     "warmup": args.warmup, "onnxruntime_intra_op_threads": args.threads},
+        "environment": {
+            "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
+            "python": platform.python_version(), "keras_gan": keras_gan.__version__,
+            "keras": keras.__version__, "tensorflow": tf.__version__, "onnxruntime": ort.__version__,
+            "tf_devices": [d.name for d in tf.config.list_logical_devices()],
+        },
+        "results": results,
+        "table": table,
+    }
+    if args.json:
+        runs.write_json(args.json, report)
+        print(f"wrote {args.json}")
+    return 0
