@@ -61,7 +61,7 @@ class ModelConfig:
 class TrainConfig:
     """Algorithm 13.1 and its optimizers."""
 
-    epochs: int = _opt(150, minimum=1)
+    epochs: int = _opt(300, minimum=1)
     loss: str = _opt(
         "non_saturating", choices=("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
     )

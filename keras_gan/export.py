@@ -768,7 +768,8 @@ def onnx_generate(path, z, label=None):
     session = _onnx_session(path)
     names = [i.name for i in session.get_inputs()]
     latent_dim = session.get_inputs()[0].shape[1]
-    z, label = _check_inputs(z, label, latent_dim, _LABEL in names)
+    num_classes = json.loads(session.get_modelmeta().custom_metadata_map.get("num_classes", "null"))
+    z, label = _check_inputs(z, label, latent_dim, _LABEL in names, num_classes)
     feed = {_Z: z}
     if label is not None:
         feed[_LABEL] = label

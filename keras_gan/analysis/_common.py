@@ -1,7 +1,6 @@
 """Shared helpers of the analysis experiments: claims, atomic JSON and PNG writes."""
 
 import json
-import math
 import os
 import tempfile
 
@@ -70,11 +69,6 @@ def new_figure(width, height):
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
-
-
-def finite_or_none(values):
-    """Floats with non-finite entries replaced by ``None`` (for plotting gaps)."""
-    return [float(v) if math.isfinite(v) else None for v in values]
 
 
 def _atomic_write(path, write):

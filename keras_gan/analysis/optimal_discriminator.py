@@ -234,7 +234,8 @@ def plot(result, figure):
     right.plot(c["objective_steps"], c["objective_values"], color="tab:red", lw=1, label="V(D) of the trained D (integrated)")
     right.axhline(n["two_js_minus_two_log2"], color="black", lw=2, label=r"$2\,JS - 2\log 2$ (quadrature)")
     right.axhline(-2 * math.log(2), color="gray", ls=":", label=r"$-2\log 2$ (D = 1/2)")
-    right.set_xlabel("discriminator step")
+    right.set_xscale("log")
+    right.set_xlabel("discriminator step (log scale)")
     right.set_ylabel(r"$E_r[\log D] + E_\theta[\log(1 - D)]$")
     right.set_title(
         f"L(G|D*) = {n['loss_at_d_star']:.5f}, 2 JS - 2 log 2 = {n['two_js_minus_two_log2']:.5f}", fontsize=9

@@ -1,0 +1,67 @@
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from keras_gan import config
+from keras_gan.errors import UsageError
+
+
+def test_default_yaml_is_the_default():
+    assert config.load("dcgan_digits") == config.from_dict({})
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(config.configs_dir(), "*.yaml"))))
+def test_shipped_configs_load(path):
+    cfg = config.load(path)
+    assert cfg.train.epochs >= 1
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        ({"train": {"epochz": 3}}, "unknown key 'train.epochz'; allowed keys in train: epochs,"),
+        ({"trian": {}}, "unknown section 'trian'; allowed: data, model, train"),
+        ({"train": {"epochs": "ten"}}, "train.epochs = 'ten' is not an integer"),
+        ({"train": {"epochs": 0}}, r"train.epochs = 0 is out of range; expected a value >= 1"),
+        ({"train": {"loss": "wgan"}}, "train.loss = 'wgan' is not allowed; expected one of minimax, non_saturating"),
+        ({"model": {"prior": "cauchy"}}, "model.prior = 'cauchy' is not allowed; expected one of uniform, normal"),
+        ({"train": {"jit_compile": "yes"}}, "train.jit_compile = 'yes' is not a boolean"),
+        ({"model": {"architecture": "mlp"}}, "needs 2-D data"),
+    ],
+)
+def test_errors_name_the_key_and_what_is_allowed(raw, message):
+    with pytest.raises(UsageError, match=message):
+        config.from_dict(raw)
+
+
+def test_overrides_parse_yaml_values():
+    cfg = config.apply_overrides(config.from_dict({}), ["train.d_steps=3", "data.image_size=null", "train.r1_gamma=1"])
+    assert cfg.train.d_steps == 3 and cfg.data.image_size is None and cfg.train.r1_gamma == 1.0
+    with pytest.raises(UsageError, match="expected section.key=value"):
+        config.apply_overrides(cfg, ["epochs=3"])
+
+
+def test_round_trip_through_yaml(tmp_path):
+    cfg = config.apply_overrides(config.from_dict({}), ["train.loss=minimax"])
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml(cfg))
+    assert config.load(str(path)) == cfg
+    assert yaml.safe_load(path.read_text())["train"]["loss"] == "minimax"
+
+
+def test_cli_bad_config_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epochs: 2\n  lr: 0.1\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_gan.cli", "train", "--config", str(bad), "--output", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2
+    lines = [l for l in out.stderr.splitlines() if l.startswith("keras-gan")]
+    assert lines == ["keras-gan train: error: config: unknown key 'train.lr'; allowed keys in train: "
+                     + ", ".join(f.name for f in config.dataclasses.fields(config.TrainConfig)) + "."]
+    assert not (tmp_path / "run").exists()  # nothing written before validation

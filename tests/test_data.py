@@ -1,0 +1,83 @@
+import time
+
+import numpy as np
+import pytest
+
+from keras_gan import data
+from keras_gan.errors import DatasetNotPreparedError, UsageError
+
+
+def test_digits_range_shape_dtype():
+    ds = data.load("digits", batch_size=16, d_steps=3)
+    batch = next(iter(ds)).numpy()
+    assert batch.shape == (48, 8, 8, 1) and batch.dtype == np.float32
+    assert batch.min() >= -1.0 and batch.max() <= 1.0 and batch.min() == -1.0
+
+
+def test_digits_are_sklearns_digits():
+    from sklearn.datasets import load_digits
+
+    x, y = data.load_arrays("digits", "train")
+    xt, yt = data.load_arrays("digits", "test")
+    assert len(x) == 1437 and len(xt) == 360
+    ref = load_digits()
+    expected = np.round(ref.images * 255 / 16) / 127.5 - 1
+    # Same images and labels, whatever order tfds stored them in.
+    got = np.concatenate([x, xt])[..., 0].reshape(len(ref.images), -1)
+    order_got = np.lexsort(got.T)
+    order_ref = np.lexsort(expected.reshape(len(expected), -1).T)
+    np.testing.assert_allclose(got[order_got], expected.reshape(len(expected), -1)[order_ref], atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate([y, yt])[order_got], ref.target[order_ref])
+    assert sorted(np.unique(y)) == list(range(10))
+
+
+def test_resize_and_labels():
+    ds = data.load("digits", batch_size=4, image_size=16, with_labels=True, shuffle=False)
+    x, y = next(iter(ds))
+    assert x.shape == (4, 16, 16, 1) and y.dtype.name == "int32"
+    assert float(np.min(x)) >= -1.0 - 1e-6 and float(np.max(x)) <= 1.0 + 1e-6
+
+
+def test_training_dataset_epochs_depend_only_on_seed_and_epoch():
+    ds0, steps, shape = data.training_dataset("digits", batch_size=64, seed=5, start_epoch=0, epochs=3)
+    ds1, _, _ = data.training_dataset("digits", batch_size=64, seed=5, start_epoch=1, epochs=3)
+    a = [b.numpy() for b in ds0]
+    b = [b.numpy() for b in ds1]
+    assert shape == (8, 8, 1) and steps == 1437 // 64 and len(a) == 3 * steps and len(b) == 2 * steps
+    for u, v in zip(a[steps:], b):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[0], a[steps])  # epochs are shuffled differently
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_mixtures(name):
+    x, modes = data.load_arrays(name, num_samples=20_000)
+    mix = data.MIXTURES[name]
+    centers = mix["centers"]
+    dist = np.linalg.norm(x - centers[modes], axis=1)
+    assert np.mean(dist) == pytest.approx(mix["std"] * np.sqrt(np.pi / 2), rel=0.05)  # Rayleigh mean
+    counts = np.bincount(modes, minlength=len(centers)) / len(modes)
+    np.testing.assert_allclose(counts, 1 / len(centers), atol=0.01)
+    assert data.num_classes(name) == len(centers)
+    if name == "grid25":
+        assert set(centers.ravel()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+    else:
+        np.testing.assert_allclose(np.linalg.norm(centers, axis=1), 1.0)
+
+
+def test_unprepared_tfds_dataset_fails_fast(tmp_path):
+    start = time.time()
+    with pytest.raises(DatasetNotPreparedError, match="'mnist' is not prepared.*download_and_prepare"):
+        data.load("mnist", data_dir=str(tmp_path))
+    assert time.time() - start < 10
+
+
+def test_bad_names_and_sizes():
+    with pytest.raises(UsageError, match="Unknown dataset 'no_such_set'"):
+        data.load("no_such_set")
+    with pytest.raises(UsageError, match="no split 'validation'"):
+        data.load("digits", split="validation")
+    with pytest.raises(UsageError, match="batch_size must be >= 1, got 0"):
+        data.load("digits", batch_size=0)
+    with pytest.raises(UsageError, match="larger than the 360 examples"):
+        data.training_dataset("digits", split="test", batch_size=400)
