@@ -1,0 +1,26 @@
+"""``keras-gan bench NAME``: benchmarks that print ratios against a peer measured in the same run."""
+
+import importlib
+import pkgutil
+
+HELP = "Run a benchmark (each prints a table and writes JSON; see `keras-gan bench NAME --help`)."
+
+
+def _benchmarks():
+    from keras_gan import bench
+
+    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="benchmark", metavar="NAME")
+    sub.required = True
+    for name in _benchmarks():
+        module = importlib.import_module(f"keras_gan.bench.{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_bench_run=module.run)
+
+
+def run(args):
+    return args._bench_run(args)
