@@ -55,6 +55,10 @@ class ModelConfig:
     synchronized_batch_norm: bool = _opt(False, doc="sync batch statistics across replicas")
     hidden_units: int = _opt(128, minimum=1, doc="mlp: hidden width")
     num_layers: int = _opt(3, minimum=1, doc="mlp: hidden layers")
+    conditional: bool = _opt(False, doc="class-conditional GAN on the dataset's labels")
+    num_packed: int = _opt(1, minimum=1, doc="PacGAN: samples the discriminator judges at once")
+    spectral_norm: bool = _opt(False, doc="spectral normalization in the discriminator")
+    ema_decay: typing.Optional[float] = _opt(None, minimum=0.0, doc="moving average of G's weights")
 
 
 @dataclass
@@ -175,6 +179,15 @@ def from_dict(raw):
 
 
 def _check_consistency(cfg):
+    if cfg.model.ema_decay is not None and cfg.model.ema_decay >= 1.0:
+        raise UsageError(f"config: model.ema_decay = {cfg.model.ema_decay} is out of range; expected a value in [0, 1).")
+    if cfg.model.conditional and cfg.model.num_packed > 1:
+        raise UsageError("config: model.conditional = true cannot be combined with model.num_packed > 1.")
+    if cfg.data.batch_size % cfg.model.num_packed:
+        raise UsageError(
+            f"config: data.batch_size = {cfg.data.batch_size} must be a multiple of model.num_packed = "
+            f"{cfg.model.num_packed}."
+        )
     if cfg.model.architecture == "mlp" and cfg.data.name not in ("ring8", "grid25"):
         raise UsageError(
             f"config: model.architecture = 'mlp' needs 2-D data (data.name 'ring8' or 'grid25'), "

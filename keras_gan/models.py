@@ -50,6 +50,13 @@ class AdversarialModel(keras.Model):
         latent_dim: size of ``z``; read from the generator's input if omitted.
         prior: ``"uniform"`` for U(-1, 1) (the notes' DCGAN) or ``"normal"`` for N(0, I).
         seed: seed of the stateless noise generator used in ``train_step``.
+        num_classes: for a conditional GAN, the number of classes: both
+            players then take ``[input, label]``, the dataset yields
+            ``(samples, labels)``, and fake samples get uniformly drawn labels.
+        ema_decay: keep an exponential moving average of the generator's
+            weights, ``w_ema <- decay * w_ema + (1 - decay) * w`` after every
+            generator update, in :attr:`ema_generator`; :meth:`generate` and
+            the exporters use it. ``None`` disables it.
         **kwargs: passed to ``keras.Model`` (``name``...).
 
     Example:
@@ -62,7 +69,10 @@ class AdversarialModel(keras.Model):
     >>> # gan.fit(dataset_of_batches_of_K_times_M_samples, epochs=10)
     """
 
-    def __init__(self, generator, discriminator, latent_dim=None, prior="uniform", seed=0, **kwargs):
+    def __init__(
+        self, generator, discriminator, latent_dim=None, prior="uniform", seed=0, num_classes=None,
+        ema_decay=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}.")
@@ -76,6 +86,19 @@ class AdversarialModel(keras.Model):
         self.discriminator = discriminator
         self.prior = prior
         self.seed = int(seed)
+        self.num_classes = int(num_classes) if num_classes else None
+        if self.num_classes is not None and len(generator.inputs) != 2:
+            raise ValueError(
+                f"num_classes={num_classes} needs a conditional generator taking [z, label]; "
+                f"this one has {len(generator.inputs)} input(s)."
+            )
+        if ema_decay is not None and not 0.0 <= float(ema_decay) < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) or None, got {ema_decay}.")
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.ema_generator = None
+        if self.ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -88,8 +111,14 @@ class AdversarialModel(keras.Model):
 
     # ------------------------------------------------------------------ API
     def call(self, z, training=False):
-        """Generates samples: ``G(z)``."""
+        """Generates samples: ``G(z)`` (``G([z, labels])`` for a conditional model)."""
         return self.generator(z, training=training)
+
+    def _g(self, z, labels, training=True):
+        return self.generator([z, labels] if self.num_classes else z, training=training)
+
+    def _d(self, x, labels, training=True):
+        return self.discriminator([x, labels] if self.num_classes else x, training=training)
 
     @property
     def metrics(self):
@@ -179,24 +208,42 @@ class AdversarialModel(keras.Model):
         """
         return self._draw_prior([int(num), self.latent_dim], tf.constant([int(seed), 0], tf.int64))
 
-    def generate(self, num, seed=0, batch_size=256):
+    def generate(self, num, seed=0, labels=None, batch_size=256):
         """Generates ``num`` samples from noise drawn with ``seed``.
+
+        Uses the moving-average generator when ``ema_decay`` is set.
 
         Args:
             num: number of samples.
             seed: seed of the latent vectors.
+            labels: for a conditional model, one class per sample (or one int
+                for all); by default the classes in turn ``0, 1, ..., 0, 1, ...``.
             batch_size: generator batch size.
 
         Returns:
             A numpy array ``[num, *sample_shape]`` (images in ``[-1, 1]``).
+
+        Raises:
+            ValueError: for labels on an unconditional model, or labels out of range.
         """
         import numpy as np
 
+        num = int(num)
+        generator = self.ema_generator if self.ema_generator is not None else self.generator
         z = self.sample_latent(num, seed)
-        out = [
-            keras.ops.convert_to_numpy(self.generator(z[i : i + batch_size], training=False))
-            for i in range(0, int(num), batch_size)
-        ]
+        if self.num_classes:
+            labels = np.arange(num) % self.num_classes if labels is None else np.broadcast_to(labels, (num,))
+            labels = tf.constant(np.asarray(labels, np.int32))
+            if labels.numpy().min() < 0 or labels.numpy().max() >= self.num_classes:
+                raise ValueError(
+                    f"labels must be in [0, {self.num_classes - 1}], got {sorted(set(labels.numpy().tolist()))}."
+                )
+        elif labels is not None:
+            raise ValueError("labels were given, but this model is not conditional (num_classes is None).")
+        out = []
+        for i in range(0, num, batch_size):
+            inputs = [z[i : i + batch_size], labels[i : i + batch_size]] if self.num_classes else z[i : i + batch_size]
+            out.append(keras.ops.convert_to_numpy(generator(inputs, training=False)))
         return np.concatenate(out, axis=0)
 
     def _draw_prior(self, shape, seed):
@@ -226,8 +273,21 @@ class AdversarialModel(keras.Model):
         )
 
     # ------------------------------------------------------------- training
+    def _fake_labels(self, local_n, counter):
+        if not self.num_classes:
+            return None
+        return self._replica_noise(
+            local_n, _STREAM_LABELS, counter,
+            lambda n, s: tf.random.stateless_uniform(tf.stack([n]), s, 0, self.num_classes, dtype=tf.int32),
+        )
+
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
+        labels = None
+        if self.num_classes:
+            if not isinstance(data, (tuple, list)) or len(data) < 2:
+                raise ValueError("A conditional model (num_classes set) needs a dataset of (samples, labels).")
+            labels = tf.cast(data[1], tf.int32)
         k = self.d_steps
         batch = tf.shape(real)[0]
         static_batch = real.shape[0]
@@ -237,11 +297,14 @@ class AdversarialModel(keras.Model):
                 f"with d_steps={k}. Batch the dataset by a multiple of d_steps."
             )
         if static_batch is None:
-            tf.debugging.assert_equal(
+            check = tf.debugging.assert_equal(
                 batch % k, 0,
                 message=f"Each batch must hold d_steps * M samples with d_steps={k}; "
                 "batch the dataset by a multiple of d_steps (drop_remainder=True).",
             )
+            with tf.control_dependencies([check]):
+                real = tf.identity(real)
+                batch = tf.identity(batch)
         m = batch // k
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
@@ -250,13 +313,15 @@ class AdversarialModel(keras.Model):
         d_vars = self.discriminator.trainable_variables
         for step in range(k):
             x = real[step::k]
+            y = labels[step::k] if labels is not None else None
             z = self._latent(m, _STREAM_D_NOISE, self.d_optimizer.iterations)
+            y_fake = self._fake_labels(m, self.d_optimizer.iterations)
             with tf.GradientTape() as tape:
-                fake = self.generator(z, training=True)
-                real_logits = self.discriminator(x, training=True)
-                fake_logits = self.discriminator(fake, training=True)
+                fake = self._g(z, y_fake)
+                real_logits = self._d(x, y)
+                fake_logits = self._d(fake, y_fake)
                 d_loss = tf.reduce_mean(self._d_loss_fn(real_logits, fake_logits))
-                d_total = d_loss + self._penalties(x, fake)
+                d_total = d_loss + self._penalties(x, fake, y, y_fake)
                 # Per-replica mean / replicas: the all-reduced sum is the global mean.
                 scaled = self.d_optimizer.scale_loss(d_total / num_replicas)
             grads = tape.gradient(scaled, d_vars)
@@ -271,21 +336,32 @@ class AdversarialModel(keras.Model):
         # Stage 2: one generator update on M fresh noise samples.
         g_vars = self.generator.trainable_variables
         z = self._latent(m, _STREAM_G_NOISE, self.g_optimizer.iterations)
+        y_fake = self._fake_labels(m, self.g_optimizer.iterations + (1 << 40))
         with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            fake = self._g(z, y_fake)
+            fake_logits = self._d(fake, y_fake)
             g_loss = tf.reduce_mean(self._g_loss_fn(fake_logits))
             scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
+        if self.ema_generator is not None:
+            self._update_ema()
         self.g_loss_tracker.update_state(g_loss)
         return {m_.name: m_.result() for m_ in self.metrics}
+
+    def _update_ema(self):
+        decay = self.ema_decay
+        for ema, w in zip(self.ema_generator.weights, self.generator.weights):
+            if w.trainable:
+                ema.assign(decay * ema + (1.0 - decay) * w)
+            else:  # batch-norm statistics are copied, not averaged
+                ema.assign(w)
 
     def _d_output(self, logits):
         logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
         return tf.sigmoid(logits) if self._sigmoid_output else logits
 
-    def _penalties(self, real, fake):
+    def _penalties(self, real, fake, real_labels=None, fake_labels=None):
         """Gradient penalties on the discriminator, computed in float32 (tensorflow #48662)."""
         total = tf.constant(0.0, tf.float32)
         if self.gradient_penalty > 0:
@@ -296,18 +372,18 @@ class AdversarialModel(keras.Model):
             eps = tf.reshape(eps, [-1] + [1] * (len(real.shape) - 1))
             real32, fake32 = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
             x_hat = eps * real32 + (1.0 - eps) * fake32
-            norms = self._input_gradient_norms(x_hat)
+            norms = self._input_gradient_norms(x_hat, real_labels)
             total += self.gradient_penalty * tf.reduce_mean(tf.square(norms - 1.0))
         if self.r1_gamma > 0:
-            norms = self._input_gradient_norms(tf.cast(real, tf.float32))
+            norms = self._input_gradient_norms(tf.cast(real, tf.float32), real_labels)
             total += 0.5 * self.r1_gamma * tf.reduce_mean(tf.square(norms))
         return total
 
-    def _input_gradient_norms(self, x):
+    def _input_gradient_norms(self, x, labels=None):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            logits = tf.cast(self.discriminator(x, training=True), tf.float32)
-        grads = tape.gradient(tf.reduce_sum(logits), x)
+            total = tf.reduce_sum(tf.cast(self._d(x, labels), tf.float32))
+        grads = tape.gradient(total, x)
         return tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(x)[0], -1])), axis=1) + 1e-12)
 
     # ------------------------------------------------------- serialization
@@ -319,6 +395,8 @@ class AdversarialModel(keras.Model):
             "latent_dim": self.latent_dim,
             "prior": self.prior,
             "seed": self.seed,
+            "num_classes": self.num_classes,
+            "ema_decay": self.ema_decay,
         }
 
     @classmethod
@@ -350,7 +428,10 @@ class AdversarialModel(keras.Model):
         self.compile(**config)
 
 
-def GAN(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, prior="normal", seed=0, name="gan"):
+def GAN(
+    data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, prior="normal", seed=0, num_classes=None,
+    num_packed=1, spectral_norm=False, ema_decay=None, name="gan",
+):
     """The original GAN (Goodfellow et al. 2014) with MLP players, for low-dimensional data.
 
     Args:
@@ -360,6 +441,10 @@ def GAN(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, prior="normal"
         num_layers: hidden layers of both players.
         prior: ``"normal"`` or ``"uniform"``.
         seed: noise seed of the training step.
+        num_classes: conditional GAN with this many classes.
+        num_packed: PacGAN: the discriminator judges this many samples at once.
+        spectral_norm: spectral normalization in the discriminator.
+        ema_decay: moving average of the generator's weights (see :class:`AdversarialModel`).
         name: model name.
 
     Returns:
@@ -371,9 +456,9 @@ def GAN(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, prior="normal"
     >>> gan.compile(loss="minimax")
     """
     return AdversarialModel(
-        networks.mlp_generator(data_dim, latent_dim, hidden_units, num_layers),
-        networks.mlp_discriminator(data_dim, hidden_units, num_layers),
-        latent_dim=latent_dim, prior=prior, seed=seed, name=name,
+        networks.mlp_generator(data_dim, latent_dim, hidden_units, num_layers, num_classes),
+        networks.mlp_discriminator(data_dim, hidden_units, num_layers, spectral_norm, num_classes, num_packed),
+        latent_dim=latent_dim, prior=prior, seed=seed, num_classes=num_classes, ema_decay=ema_decay, name=name,
     )
 
 
@@ -387,6 +472,10 @@ def DCGAN(
     synchronized_batch_norm=False,
     prior="uniform",
     seed=0,
+    num_classes=None,
+    num_packed=1,
+    spectral_norm=False,
+    ema_decay=None,
     name="dcgan",
 ):
     """DCGAN of the notes' figure 13.9 (exactly, at the defaults), at any resolution.
@@ -402,6 +491,10 @@ def DCGAN(
         synchronized_batch_norm: synchronize batch statistics across replicas.
         prior: ``"uniform"`` (the figure) or ``"normal"``.
         seed: noise seed of the training step.
+        num_classes: conditional DCGAN (label embedding into G, projection discriminator).
+        num_packed: PacGAN packing in the discriminator.
+        spectral_norm: spectral normalization in the discriminator.
+        ema_decay: moving average of the generator's weights.
         name: model name.
 
     Returns:
@@ -409,11 +502,12 @@ def DCGAN(
     """
     return AdversarialModel(
         networks.dcgan_generator(
-            image_shape, latent_dim, base_filters, kernel_size, num_upsamplings, synchronized_batch_norm
+            image_shape, latent_dim, base_filters, kernel_size, num_upsamplings, synchronized_batch_norm,
+            num_classes,
         ),
         networks.dcgan_discriminator(
             image_shape, base_filters, kernel_size, num_upsamplings, discriminator_batch_norm,
-            synchronized_batch_norm,
+            synchronized_batch_norm, spectral_norm, num_classes, num_packed,
         ),
-        latent_dim=latent_dim, prior=prior, seed=seed, name=name,
+        latent_dim=latent_dim, prior=prior, seed=seed, num_classes=num_classes, ema_decay=ema_decay, name=name,
     )

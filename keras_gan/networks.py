@@ -17,11 +17,63 @@ loaded and exported on its own.
 import math
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 
 def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def _sn(layer, spectral_norm):
+    # Keras' SpectralNormalization wrapper (power iteration, Miyato et al. 2018).
+    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class PackSamples(layers.Layer):
+    """Packs ``m`` consecutive samples into one (PacGAN, Lin et al. 2018).
+
+    ``[B, d] -> [B/m, m*d]`` for vectors and ``[B, H, W, C] -> [B/m, H, W, m*C]``
+    for images, so the discriminator judges ``m`` samples at once. The batch
+    must be a multiple of ``m``.
+
+    Args:
+        num_packed: ``m``.
+
+    Example:
+
+    >>> PackSamples(2)(ops.ones((4, 3))).shape
+    (2, 6)
+    """
+
+    def __init__(self, num_packed, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_packed) < 1:
+            raise ValueError(f"num_packed must be >= 1, got {num_packed}.")
+        self.num_packed = int(num_packed)
+
+    def call(self, x):
+        m = self.num_packed
+        if len(x.shape) == 2:
+            return ops.reshape(x, (-1, m * x.shape[-1]))
+        h, w, c = x.shape[1:]
+        x = ops.reshape(x, (-1, m, h, w, c))
+        x = ops.transpose(x, (0, 2, 3, 1, 4))
+        return ops.reshape(x, (-1, h, w, m * c))
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) == 2:
+            return (None, self.num_packed * input_shape[-1])
+        return (None, *input_shape[1:3], self.num_packed * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "num_packed": self.num_packed}
+
+
+def _label_embedding(num_classes, dim, name):
+    label = keras.Input((), dtype="int32", name="label")
+    emb = layers.Embedding(num_classes, dim, name=name)(label)
+    return label, emb
 
 
 def _batch_norm(synchronized, name):
@@ -81,6 +133,7 @@ def dcgan_generator(
     kernel_size=5,
     num_upsamplings=None,
     synchronized_batch_norm=False,
+    num_classes=None,
     name="generator",
 ):
     """DCGAN generator (figure 13.9 at the defaults).
@@ -94,11 +147,14 @@ def dcgan_generator(
         num_upsamplings: see :func:`dcgan_layout`.
         synchronized_batch_norm: synchronize batch statistics across
             replicas under ``tf.distribute`` (default: per-replica statistics).
+        num_classes: for a conditional generator, the number of classes; the
+            model then takes ``[z, label]`` (label int32 ``[batch]``) and
+            concatenates a learned label embedding to ``z``.
         name: model name.
 
     Returns:
-        A ``keras.Model`` mapping ``z`` of shape ``[batch, latent_dim]`` to images
-        in ``[-1, 1]`` of shape ``[batch, *image_shape]``.
+        A ``keras.Model`` mapping ``z`` of shape ``[batch, latent_dim]`` (and
+        labels, if conditional) to images in ``[-1, 1]`` of shape ``[batch, *image_shape]``.
 
     Example:
 
@@ -109,8 +165,12 @@ def dcgan_generator(
     start, n = dcgan_layout(image_shape, num_upsamplings)
     channels = image_shape[-1]
     z = keras.Input((latent_dim,), name="z")
+    inputs, h = z, z
+    if num_classes:
+        label, emb = _label_embedding(num_classes, latent_dim, "label_embedding")
+        inputs, h = [z, label], layers.Concatenate(name="z_and_label")([z, emb])
     width = base_filters * 2 ** (n - 1)
-    x = layers.Dense(start * start * width, use_bias=False, kernel_initializer=_init(), name="project")(z)
+    x = layers.Dense(start * start * width, use_bias=False, kernel_initializer=_init(), name="project")(h)
     x = layers.Reshape((start, start, width), name="reshape")(x)
     x = _batch_norm(synchronized_batch_norm, "project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
@@ -126,7 +186,7 @@ def dcgan_generator(
         channels, kernel_size, strides=2, padding="same", kernel_initializer=_init(), name=f"deconv{n}"
     )(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
-    return keras.Model(z, images, name=name)
+    return keras.Model(inputs, images, name=name)
 
 
 def dcgan_discriminator(
@@ -136,6 +196,9 @@ def dcgan_discriminator(
     num_upsamplings=None,
     batch_norm=True,
     synchronized_batch_norm=False,
+    spectral_norm=False,
+    num_classes=None,
+    num_packed=1,
     name="discriminator",
 ):
     """DCGAN discriminator, the mirror of :func:`dcgan_generator`.
@@ -148,31 +211,36 @@ def dcgan_discriminator(
         batch_norm: batch norm after every convolution but the first (turn it
             off for gradient-penalty critics).
         synchronized_batch_norm: synchronize batch statistics across replicas.
+        spectral_norm: wrap every convolution and the output layer in
+            ``keras.layers.SpectralNormalization``.
+        num_classes: for a conditional discriminator, the number of classes;
+            the model takes ``[images, label]`` and adds the projection term
+            ``<embed(label), features>`` to the logit (Miyato & Koyama 2018).
+        num_packed: PacGAN packing ``m``: judge ``m`` samples at once.
         name: model name.
 
     Returns:
-        A ``keras.Model`` mapping images to one logit per example, shape
-        ``[batch, 1]``; ``sigmoid(logit)`` is D(x) of the notes.
+        A ``keras.Model`` mapping images to one logit per example (per pack of
+        ``m``), shape ``[batch / m, 1]``; ``sigmoid(logit)`` is D(x) of the notes.
     """
     _, n = dcgan_layout(image_shape, num_upsamplings)
     images = keras.Input(tuple(image_shape), name="images")
-    x = images
+    x = PackSamples(num_packed, name="pack")(images) if num_packed > 1 else images
     width = base_filters
     for i in range(n):
-        x = layers.Conv2D(
+        x = _sn(layers.Conv2D(
             width, kernel_size, strides=2, padding="same", use_bias=not (batch_norm and i > 0),
             kernel_initializer=_init(), name=f"conv{i + 1}",
-        )(x)
+        ), spectral_norm)(x)
         if batch_norm and i > 0:
             x = _batch_norm(synchronized_batch_norm, f"conv{i + 1}_bn")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i + 1}_lrelu")(x)
         width *= 2
     x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
-    return keras.Model(images, logits, name=name)
+    return _head(images, x, spectral_norm, num_classes, num_packed, name, _init())
 
 
-def mlp_generator(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, name="generator"):
+def mlp_generator(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, num_classes=None, name="generator"):
     """MLP generator for low-dimensional data (the 2-D mixtures).
 
     Args:
@@ -180,6 +248,7 @@ def mlp_generator(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, name
         latent_dim: size of ``z``.
         hidden_units: width of each hidden layer.
         num_layers: number of hidden ReLU layers.
+        num_classes: conditional generator: takes ``[z, label]``.
         name: model name.
 
     Returns:
@@ -187,32 +256,53 @@ def mlp_generator(data_dim=2, latent_dim=2, hidden_units=128, num_layers=3, name
         (linear output: the mixtures are not bounded to ``[-1, 1]``).
     """
     z = keras.Input((latent_dim,), name="z")
-    x = z
+    inputs, x = z, z
+    if num_classes:
+        label, emb = _label_embedding(num_classes, latent_dim, "label_embedding")
+        inputs, x = [z, label], layers.Concatenate(name="z_and_label")([z, emb])
     for i in range(num_layers):
         x = layers.Dense(hidden_units, activation="relu", name=f"dense{i + 1}")(x)
     out = layers.Dense(data_dim, dtype="float32", name="samples")(x)
-    return keras.Model(z, out, name=name)
+    return keras.Model(inputs, out, name=name)
 
 
-def mlp_discriminator(data_dim=2, hidden_units=128, num_layers=3, name="discriminator"):
+def mlp_discriminator(
+    data_dim=2, hidden_units=128, num_layers=3, spectral_norm=False, num_classes=None, num_packed=1,
+    name="discriminator",
+):
     """MLP discriminator for low-dimensional data.
 
     Args:
         data_dim: input dimension.
         hidden_units: width of each hidden layer.
         num_layers: number of hidden LeakyReLU(0.2) layers.
+        spectral_norm: wrap every dense layer in ``keras.layers.SpectralNormalization``.
+        num_classes: conditional (projection) discriminator: takes ``[samples, label]``.
+        num_packed: PacGAN packing ``m``.
         name: model name.
 
     Returns:
-        A ``keras.Model`` mapping ``[batch, data_dim]`` to logits ``[batch, 1]``.
+        A ``keras.Model`` mapping ``[batch, data_dim]`` to logits ``[batch / m, 1]``.
     """
     x_in = keras.Input((data_dim,), name="samples")
-    x = x_in
+    x = PackSamples(num_packed, name="pack")(x_in) if num_packed > 1 else x_in
     for i in range(num_layers):
-        x = layers.Dense(hidden_units, name=f"dense{i + 1}")(x)
+        x = _sn(layers.Dense(hidden_units, name=f"dense{i + 1}"), spectral_norm)(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"lrelu{i + 1}")(x)
-    logits = layers.Dense(1, dtype="float32", name="logit")(x)
-    return keras.Model(x_in, logits, name=name)
+    return _head(x_in, x, spectral_norm, num_classes, num_packed, name, "glorot_uniform")
+
+
+def _head(x_in, features, spectral_norm, num_classes, num_packed, name, init):
+    """The output logit, plus the projection term for a conditional discriminator."""
+    logits = _sn(layers.Dense(1, kernel_initializer=init, dtype="float32", name="logit"), spectral_norm)(features)
+    if not num_classes:
+        return keras.Model(x_in, logits, name=name)
+    if num_packed > 1:
+        raise ValueError("A conditional discriminator cannot also pack samples (num_packed > 1).")
+    label, emb = _label_embedding(num_classes, features.shape[-1], "label_projection")
+    proj = layers.Dot(axes=1, name="projection")([emb, features])
+    logits = layers.Add(dtype="float32", name="logit_plus_projection")([logits, proj])
+    return keras.Model([x_in, label], logits, name=name)
 
 
 def num_parameters(model):

@@ -78,6 +78,15 @@ def build_model(cfg, sample_shape=None):
         An :class:`keras_gan.models.AdversarialModel`.
     """
     m, t = cfg.model, cfg.train
+    num_classes = None
+    if m.conditional:
+        from keras_gan import data
+
+        num_classes = data.num_classes(cfg.data.name, cfg.data.data_dir)
+        if not num_classes:
+            raise UsageError(f"config: model.conditional = true, but dataset {cfg.data.name!r} has no labels.")
+    extra = dict(num_classes=num_classes, num_packed=m.num_packed, spectral_norm=m.spectral_norm,
+                 ema_decay=m.ema_decay, prior=m.prior, seed=t.seed)
     if sample_shape is None:
         from keras_gan import data
 
@@ -87,13 +96,13 @@ def build_model(cfg, sample_shape=None):
     if m.architecture == "mlp":
         return models.GAN(
             data_dim=sample_shape[-1], latent_dim=m.latent_dim, hidden_units=m.hidden_units,
-            num_layers=m.num_layers, prior=m.prior, seed=t.seed,
+            num_layers=m.num_layers, **extra,
         )
     return models.DCGAN(
         image_shape=sample_shape, latent_dim=m.latent_dim, base_filters=m.base_filters,
         kernel_size=m.kernel_size, num_upsamplings=m.num_upsamplings,
         discriminator_batch_norm=m.discriminator_batch_norm,
-        synchronized_batch_norm=m.synchronized_batch_norm, prior=m.prior, seed=t.seed,
+        synchronized_batch_norm=m.synchronized_batch_norm, **extra,
     )
 
 

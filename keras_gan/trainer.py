@@ -69,7 +69,7 @@ def train(cfg, run_dir, resume=False, verbose=1):
         ds, steps, shape = data.training_dataset(
             cfg.data.name, cfg.data.split, cfg.data.batch_size * strategy.num_replicas_in_sync,
             cfg.data.image_size, t.d_steps, seed=t.seed, start_epoch=initial_epoch, epochs=t.epochs,
-            num_samples=cfg.data.num_samples, data_dir=cfg.data.data_dir,
+            num_samples=cfg.data.num_samples, data_dir=cfg.data.data_dir, with_labels=cfg.model.conditional,
         )
         if not resume:
             model = runs.compile_model(runs.build_model(cfg, shape), cfg)

@@ -13,6 +13,8 @@ def add_arguments(parser):
     src.add_argument("--onnx", help="exported ONNX file.")
     parser.add_argument("--num", type=int, default=64, help="number of samples (default 64).")
     parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0).")
+    parser.add_argument("--label", type=int, default=None,
+                        help="class of every sample, for a conditional model (default: classes in turn).")
     parser.add_argument("--epoch", type=int, default=None, help="checkpoint epoch of --run (default: latest).")
     parser.add_argument("--out", default="samples.png", help="output PNG (default samples.png).")
 
@@ -29,7 +31,11 @@ def run(args):
     reference = None
     if args.run:
         cfg, model = runs.load_run(args.run, args.epoch)
-        samples = model.generate(args.num, seed=args.seed)
+        if args.label is not None and not model.num_classes:
+            raise UsageError(f"--label {args.label}: the model in {args.run!r} is not conditional.")
+        if args.label is not None and not 0 <= args.label < model.num_classes:
+            raise UsageError(f"--label {args.label} is out of range; expected 0..{model.num_classes - 1}.")
+        samples = model.generate(args.num, seed=args.seed, labels=args.label)
         source = {"run": os.path.abspath(args.run), "epoch": model.epoch}
         from keras_gan import data
 
@@ -41,12 +47,12 @@ def run(args):
         path = args.saved_model or args.onnx
         if not os.path.exists(path):
             raise UsageError(f"no such export: {path!r}.")
-        samples = export.sample_exported(path, args.num, args.seed)
+        samples = export.sample_exported(path, args.num, args.seed, labels=args.label)
         if samples.dtype.name == "uint8":
             samples = samples.astype("float32") / 127.5 - 1.0
         source = {"saved_model" if args.saved_model else "onnx": os.path.abspath(path)}
     images.save_samples(samples, args.out, reference=reference)
-    runs.write_json(args.out[:-4] + ".json", {**source, "num": args.num, "seed": args.seed,
+    runs.write_json(args.out[:-4] + ".json", {**source, "num": args.num, "seed": args.seed, "label": args.label,
                                               "shape": list(samples.shape[1:])})
     print(f"wrote {args.out} ({args.num} samples, seed {args.seed})")
     return 0
