@@ -123,10 +123,10 @@ def _print_table(columns, rows):
         max(len(columns[i]), *(len(r[i + 1]) for r in rows)) for i in range(len(columns))
     ]
     header = ["metric", *columns]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
 def _image_rows(results):
@@ -135,9 +135,9 @@ def _image_rows(results):
     labels = (
         ("FID (lower is better)", "fid", None),
         ("KID (lower is better)", "kid_mean", "kid_std"),
-        ("Inception Score", "is_mean", "is_std"),
-        ("precision", "precision", None),
-        ("recall", "recall", None),
+        ("Inception Score (of the left set)", "is_mean", "is_std"),
+        ("precision (higher is better)", "precision", None),
+        ("recall (higher is better)", "recall", None),
     )
     for label, key, std_key in labels:
         if key in results[0]:
