@@ -163,7 +163,7 @@ def write_json(path, data):
         raise
 
 
-def save_grid(images, path, info=None):
+def save_grid(images, path, info=None, pad=1):
     """Writes images as a PNG grid, and beside it a JSON file with the numbers behind it.
 
     Args:
@@ -171,6 +171,7 @@ def save_grid(images, path, info=None):
             ``[-1, 1]`` or uint8 in ``[0, 255]``.
         path: the PNG file; the JSON goes to the same name with ``.json``.
         info: extra JSON-serializable fields for the JSON file (inputs, model...).
+        pad: gray pixels between images.
 
     Returns:
         ``(png_path, json_path)``.
@@ -186,10 +187,11 @@ def save_grid(images, path, info=None):
     n, h, w, c = images.shape
     cols = int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))
-    grid = np.zeros([rows * h, cols * w, c], np.uint8)
+    grid = np.full([rows * (h + pad) - pad, cols * (w + pad) - pad, c], 128, np.uint8)
     for k in range(n):
         r, q = divmod(k, cols)
-        grid[r * h : (r + 1) * h, q * w : (q + 1) * w] = images[k]
+        top, left = r * (h + pad), q * (w + pad)
+        grid[top : top + h, left : left + w] = images[k]
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
@@ -204,7 +206,7 @@ def save_grid(images, path, info=None):
     json_path = os.path.splitext(path)[0] + ".json"
     write_json(json_path, {
         **(info or {}),
-        "grid": {"rows": rows, "cols": cols, "image_shape": [h, w, c], "num_images": n},
+        "grid": {"rows": rows, "cols": cols, "pad": pad, "image_shape": [h, w, c], "num_images": n},
         "images_uint8": images.tolist(),
     })
     return path, json_path

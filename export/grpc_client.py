@@ -114,7 +114,10 @@ def model_spec_from_signature(signature_def):
     z = signature_def.inputs.get("z")
     dims = [d.size for d in z.tensor_shape.dim] if z is not None else []
     if z is None or z.dtype != tf.float32.as_datatype_enum or len(dims) != 2 or dims[1] < 1:
-        raise ValueError(f"The signature is not a keras_gan generator's: expected input z float32 [-1, latent_dim], got {dict(signature_def.inputs)}.")
+        raise ValueError(
+            "The signature is not a keras_gan generator's: expected input z float32 [-1, latent_dim], "
+            f"got {dict(signature_def.inputs)}."
+        )
     return dims[1], "label" in signature_def.inputs
 
 

@@ -28,7 +28,9 @@ def read_metadata(session):
     """The keras_gan metadata of a loaded model (each property value is JSON)."""
     props = session.get_modelmeta().custom_metadata_map
     if "latent_dim" not in props:
-        raise ValueError("The ONNX model has no keras_gan metadata (latent_dim): export it with keras_gan.export.export_onnx.")
+        raise ValueError(
+            "The ONNX model has no keras_gan metadata (latent_dim): export it with keras_gan.export.export_onnx."
+        )
     return {key: json.loads(value) for key, value in props.items()}
 
 

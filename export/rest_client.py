@@ -51,7 +51,9 @@ def signature_from_metadata(metadata, signature_name="serving_default"):
     try:
         defs = metadata["metadata"]["signature_def"]
     except (KeyError, TypeError):
-        raise ValueError("The metadata JSON has no metadata.signature_def: is this a TF Serving metadata response?") from None
+        raise ValueError(
+            "The metadata JSON has no metadata.signature_def: is this a TF Serving metadata response?"
+        ) from None
     defs = defs.get("signature_def", defs)
     if signature_name not in defs:
         names = sorted(k for k in defs if not k.startswith("__"))
@@ -61,7 +63,8 @@ def signature_from_metadata(metadata, signature_name="serving_default"):
         out = {}
         for name, info in entries.items():
             shape_info = info.get("tensor_shape", {})
-            shape = None if shape_info.get("unknown_rank") else [int(d.get("size", -1)) for d in shape_info.get("dim", [])]
+            dims = shape_info.get("dim", [])
+            shape = None if shape_info.get("unknown_rank") else [int(d.get("size", -1)) for d in dims]
             out[name] = {"dtype": _DTYPES.get(info.get("dtype"), info.get("dtype")), "shape": shape}
         return out
 
@@ -73,7 +76,10 @@ def model_spec_from_signature(signature):
     """``(latent_dim, conditional)`` of a ``serving_default`` signature; checks it is a generator's."""
     z = signature["inputs"].get("z")
     if z is None or z["dtype"] != "float32" or z["shape"] is None or len(z["shape"]) != 2 or z["shape"][1] < 1:
-        raise ValueError(f"The signature is not a keras_gan generator's: expected input z float32 [-1, latent_dim], got {signature['inputs']}.")
+        raise ValueError(
+            "The signature is not a keras_gan generator's: expected input z float32 [-1, latent_dim], "
+            f"got {signature['inputs']}."
+        )
     return z["shape"][1], "label" in signature["inputs"]
 
 

@@ -403,8 +403,8 @@ def kl_divergence_from_samples(x, y, estimator="histogram", bins=32, value_range
       ``x`` but none of ``y``.
     * ``"kde"``: each set gets a Gaussian kernel density estimate (a TFP
       ``MixtureSameFamily`` with one Gaussian per sample), and
-      ``KL = mean_i [log p_hat(x_i) - log q_hat(x_i)]`` (resubstitution).
-      Always finite.
+      ``KL = mean_i [log p_hat(x_i) - log q_hat(x_i)]`` (resubstitution,
+      clipped at 0). Always finite.
 
     Args:
         x: samples of ``p``, ``[n]`` or ``[n, d]``.
@@ -478,11 +478,10 @@ def js_divergence_from_samples(x, y, estimator="histogram", bins=32, value_range
         p, q = _histograms(x, y, bins, value_range)
         return js_divergence(p, q)
     halves = []
-    for at in (x, y):
-        log_p, log_q = _kde_log_densities(x, y, bandwidth, at=at)
-        log_m = tf.reduce_logsumexp(tf.stack([log_p, log_q]), axis=0) - LOG2
-        own = log_p if at is x else log_q
-        halves.append(tf.reduce_mean(own - log_m))
+    for own, at in ((0, x), (1, y)):  # E_p[log p_hat / m_hat] at x, E_q[log q_hat / m_hat] at y
+        log_densities = tf.stack(_kde_log_densities(x, y, bandwidth, at=at))
+        log_m = tf.reduce_logsumexp(log_densities, axis=0) - LOG2
+        halves.append(tf.reduce_mean(log_densities[own] - log_m))
     return float(tf.clip_by_value(0.5 * (halves[0] + halves[1]), 0.0, LOG2))
 
 

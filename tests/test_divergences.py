@@ -276,9 +276,9 @@ def test_sample_estimators_approach_the_true_js():
     p, q = scipy.stats.norm(0.0, 1.0), scipy.stats.norm(1.5, 1.0)
     want = _quad_js(p, q, -30, 30)
     rng = np.random.default_rng(0)
-    x, y = p.rvs(20_000, random_state=rng), q.rvs(20_000, random_state=rng)
+    x, y = p.rvs(20_000, random_state=rng), q.rvs(20_000, random_state=rng)  # KDE: first 1,500
     assert dv.js_divergence_from_samples(x, y, bins=40) == pytest.approx(want, abs=0.02)
-    assert dv.js_divergence_from_samples(x[:3000], y[:3000], estimator="kde") == pytest.approx(want, abs=0.02)
+    assert dv.js_divergence_from_samples(x[:1500], y[:1500], estimator="kde") == pytest.approx(want, abs=0.02)
 
 
 # ------------------------------------------------------------------ errors
@@ -319,7 +319,7 @@ def test_divergence_tracker_logs_to_history_and_later_callbacks():
     tracker = dv.DivergenceTracker(real, num_samples=256, num_projections=32, bins=8)
     recorder = _Recorder()
     dataset = tf.data.Dataset.from_tensor_slices(real).batch(64)
-    history = gan.fit(dataset, epochs=2, callbacks=[tracker, recorder], verbose=0)
+    history = gan.fit(dataset, epochs=2, callbacks=[tracker, recorder], verbose=0, shuffle=False)
     assert len(history.history["sliced_w1"]) == len(history.history["js"]) == 2
     assert [s["js"] for s in recorder.seen] == history.history["js"]
     # The logged values are the divergences of model.generate(256, seed=0) after the epoch.

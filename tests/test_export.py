@@ -168,7 +168,9 @@ def test_export_runs_batch_norm_in_inference_mode(exported):
     """A training-mode export would differ: the check above can fail."""
     spec = exported["spec"]["dcgan8"]
     z = spec["inputs"]["z7"]
+    weights = spec["generator"].get_weights()
     train_mode = keras.ops.convert_to_numpy(spec["generator"](z, training=True))
+    spec["generator"].set_weights(weights)  # training=True moved the batch-norm statistics
     assert np.max(np.abs(train_mode - exported["outside"]["dcgan8/savedmodel/7"])) > 1e-2
 
 
@@ -373,6 +375,10 @@ def test_bad_arguments_name_the_value(tmp_path):
         export.export_saved_model(three, tmp_path)
     with pytest.raises(ValueError, match="must be a keras_gan AdversarialModel or a generator keras.Model"):
         export.export_onnx("generator.keras", tmp_path / "g.onnx")
+    with pytest.raises(ValueError, match="does not exist"):
+        export.sample_exported(tmp_path / "missing.onnx", 4, seed=0)
+    with pytest.raises(ValueError, match="neither a SavedModel directory nor a directory of numbered versions"):
+        export.read_metadata(tmp_path)
     assert os.listdir(tmp_path) == []
 
 
@@ -504,14 +510,15 @@ def test_onnx_client_writes_a_grid_and_its_numbers(exported, tmp_path):
     out = tmp_path / "grid.png"
     assert onnx_client.main([info["onnx"], "--num", "6", "--seed", "4", "--out", str(out)]) == 0
     grid = np.asarray(Image.open(out))
-    assert grid.shape == (2 * 8, 3 * 8)  # ceil(sqrt(6)) = 3 columns, 2 rows
+    assert grid.shape == (2 * 8 + 1, 3 * 8 + 2)  # ceil(sqrt(6)) = 3 columns, 2 rows, 1-pixel gaps
     data = json.loads((tmp_path / "grid.json").read_text())
     pixels = np.asarray(data["images_uint8"], np.uint8)
     z = np.asarray(data["z"], np.float32)
     assert z.shape == (6, 16) and np.abs(z).max() <= 1.0  # uniform prior from the metadata
     expected = np.clip(np.round((_keras(spec["generator"], z).astype(np.float64) + 1) * 127.5), 0, 255)
     assert np.abs(pixels.astype(np.float64) - expected).max() <= 1
-    np.testing.assert_array_equal(grid[8:16, 0:8], pixels[3, ..., 0])  # row 1, column 0 is image 3
+    np.testing.assert_array_equal(grid[9:17, 0:8], pixels[3, ..., 0])  # row 1, column 0 is image 3
+    np.testing.assert_array_equal(grid[0:8, 18:26], pixels[2, ..., 0])  # row 0, column 2 is image 2
     assert onnx_client.main([info["onnx"], "--num", "2000", "--out", str(out)]) == 2  # batch too large
 
 
@@ -557,7 +564,8 @@ def test_cli_export_writes_both_formats_and_a_report(run_dir, capsys):
     assert report["epoch"] == 3
     assert report["formats"]["savedmodel"]["path"] == str(out / "saved_model" / "2")
     assert all(v < ATOL for f in report["formats"].values() for v in f["max_abs_diff"].values())
-    assert report["metadata"]["training_config"]["model"]["latent_dim"] == 16
+    for fmt in ("savedmodel", "onnx"):
+        assert report["formats"][fmt]["metadata"]["training_config"]["model"]["latent_dim"] == 16
     expected = model.generate(5, seed=2)
     for path in (out / "saved_model", out / "generator.onnx"):
         assert np.max(np.abs(export.sample_exported(path, 5, seed=2) - expected)) < ATOL

@@ -1,8 +1,9 @@
 """The notes' GAN theory (6.3.4-6.3.5) reproduced as numbers and figures.
 
-Each experiment is one module with ``run(quick, seed, log) -> dict`` (the
-numbers, curves and checked claims) and ``plot(result, figure)``; this
-registry runs one by name and writes ``<name>.json`` and ``<name>.png``.
+Each experiment is one module with ``TITLE``, ``run(quick, seed, log) -> dict``
+(the numbers, curves and checked claims), ``plot(result, figure)`` and
+optionally ``FIGSIZE``; this registry runs one by name and writes
+``<name>.json`` and ``<name>.png``.
 
 =========================  ====================================================
 name                       claim
@@ -90,7 +91,7 @@ def run(name, out_dir, quick=False, seed=0, log=print):
     json_path = os.path.join(out_dir, f"{name}.json")
     png_path = os.path.join(out_dir, f"{name}.png")
     result["files"] = {"json": json_path, "png": png_path}
-    figure = _common.new_figure(11, 4.2)
+    figure = _common.new_figure(*getattr(module, "FIGSIZE", (11, 4.2)))
     module.plot(result, figure)
     figure.suptitle(result["title"] + (" (quick mode)" if quick else ""), fontsize=11)
     _common.save_figure(figure, png_path)

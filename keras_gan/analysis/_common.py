@@ -5,6 +5,25 @@ import os
 import tempfile
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+# The ring of 8 Gaussians of VEEGAN (Srivastava et al. 2017): radius 2, std 0.02.
+RING_MODES, RING_RADIUS, RING_STD = 8, 2.0, 0.02
+
+
+def ring_centers(modes=RING_MODES, radius=RING_RADIUS):
+    """Mode centers of the ring, ``[modes, 2]``."""
+    angles = 2 * np.pi * np.arange(modes) / modes
+    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def ring_samples(num, seed, modes=RING_MODES, radius=RING_RADIUS, std=RING_STD):
+    """``num`` samples of the ring (equal weights), float32 ``[num, 2]``."""
+    rng = np.random.default_rng(seed)
+    centers = ring_centers(modes, radius)[rng.integers(0, modes, size=num)]
+    return (centers + std * rng.normal(size=(num, 2))).astype("float32")
 
 
 def claim(name, statement, value, threshold, holds):
@@ -63,9 +82,6 @@ def save_figure(figure, path, dpi=120):
 
 def new_figure(width, height):
     """A matplotlib ``Figure`` on the Agg canvas (no pyplot, no global backend state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure

@@ -21,17 +21,18 @@ here: every term is ``log 2`` or 0), W1 :func:`keras_gan.divergences.wasserstein
 import math
 
 import numpy as np
+import tensorflow_probability as tfp
 
+from keras_gan import divergences
 from keras_gan.analysis._common import claim
+
+tfd = tfp.distributions
 
 TITLE = "Disjoint supports (WGAN Example 1): JS = log 2, KL = inf for every theta != 0, W1 = |theta|"
 
 
 def segment(theta):
     """The law of ``(theta, Z)``, ``Z ~ U(0, 1)``, as a TFP distribution on the plane."""
-    import tensorflow_probability as tfp
-
-    tfd = tfp.distributions
     return tfd.Blockwise(
         [tfd.Deterministic(np.float64(theta)), tfd.Uniform(np.float64(0.0), np.float64(1.0))]
     )
@@ -48,8 +49,6 @@ def run(quick=False, seed=0, log=print):
     Returns:
         The JSON-ready result: settings, curves, numbers and claims.
     """
-    from keras_gan import divergences
-
     half = 4 if quick else 20
     thetas = np.arange(-half, half + 1) / half  # includes 0 exactly
     num_samples = 256 if quick else 1000

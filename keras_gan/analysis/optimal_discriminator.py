@@ -16,9 +16,16 @@ distribution a single Gaussian, so ``D*`` is not monotone.
 
 import math
 
+import keras
 import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+from scipy import integrate, stats
 
+from keras_gan import divergences, losses, networks
 from keras_gan.analysis._common import claim
+
+tfd = tfp.distributions
 
 TITLE = "Optimal discriminator D* = p_r / (p_r + p_theta) and L(G|D*) = 2 JS - 2 log 2"
 
@@ -30,18 +37,15 @@ MIN_DENSITY = 0.01  # D* is compared where (p_r + p_theta) / 2 exceeds this
 
 
 def _distributions():
-    import tensorflow_probability as tfp
-
-    tfd = tfp.distributions
+    """``(p_r, p_theta)`` as float64 TFP distributions."""
     real = tfd.MixtureSameFamily(
-        tfd.Categorical(probs=[0.5, 0.5]), tfd.Normal(loc=list(REAL_MODES), scale=[REAL_STD] * 2)
+        tfd.Categorical(probs=np.array([0.5, 0.5])),
+        tfd.Normal(loc=np.array(REAL_MODES), scale=np.full(2, REAL_STD)),
     )
-    return real, tfd.Normal(MODEL_MEAN, MODEL_STD)
+    return real, tfd.Normal(np.float64(MODEL_MEAN), np.float64(MODEL_STD))
 
 
 def _scipy_pdfs():
-    from scipy import stats
-
     def real_pdf(x):
         return 0.5 * stats.norm.pdf(x, REAL_MODES[0], REAL_STD) + 0.5 * stats.norm.pdf(x, REAL_MODES[1], REAL_STD)
 
@@ -50,8 +54,6 @@ def _scipy_pdfs():
 
 def js_by_quadrature():
     """JS(p_r, p_theta) in nats by adaptive quadrature on scipy's densities."""
-    from scipy import integrate
-
     real_pdf, model_pdf = _scipy_pdfs()
 
     def integrand(x):
@@ -69,10 +71,6 @@ def objective_on_grid(logit_fn, num_points=40001, bound=12.0):
     ``log(1 - D) = -softplus(l)`` the minimax generator loss of
     :mod:`keras_gan.losses`.
     """
-    import tensorflow as tf
-
-    from keras_gan import losses
-
     real, model = _distributions()
     x = np.linspace(-bound, bound, num_points)
     logits = tf.cast(tf.reshape(logit_fn(x), [-1]), tf.float64)
@@ -95,11 +93,6 @@ def run(quick=False, seed=0, log=print):
     Returns:
         The JSON-ready result: settings, curves, numbers and claims.
     """
-    import keras
-    import tensorflow as tf
-
-    from keras_gan import divergences, losses, networks
-
     steps = 2000 if quick else 10000
     batch = 512
     keras.utils.set_random_seed(seed)
@@ -125,11 +118,11 @@ def run(quick=False, seed=0, log=print):
 
     log(f"[optimal-discriminator] training an MLP discriminator for {steps} steps (batch {batch})")
     value_curve = []  # V(D_t) integrated on the grid: rises to V(D*) = 2 JS - 2 log 2
-    every = max(steps // 50, 1)
-    for step in range(steps):
+    checkpoints = set(np.unique(np.geomspace(1, steps, 40).astype(int)).tolist())  # even on a log axis
+    for step in range(1, steps + 1):
         train_step(tf.constant(step, tf.int32))
-        if step % every == 0 or step == steps - 1:
-            value_curve.append((step + 1, objective_on_grid(learned_logits, num_points=4001)))
+        if step in checkpoints:
+            value_curve.append((step, objective_on_grid(learned_logits, num_points=4001)))
     log(f"[optimal-discriminator] final objective V(D) = {value_curve[-1][1]:.5f}")
 
     # Claim 1: learned D against D* on a grid where both distributions live.
@@ -231,7 +224,9 @@ def plot(result, figure):
     left.set_ylim(0, 1.02)
     left.set_title(f"max |D - D*| = {n['max_abs_error']:.3f}")
     left.legend(loc="upper right", fontsize=8)
-    right.plot(c["objective_steps"], c["objective_values"], color="tab:red", lw=1, label="V(D) of the trained D (integrated)")
+    right.plot(
+        c["objective_steps"], c["objective_values"], color="tab:red", lw=1, label="V(D) of the trained D (integrated)"
+    )
     right.axhline(n["two_js_minus_two_log2"], color="black", lw=2, label=r"$2\,JS - 2\log 2$ (quadrature)")
     right.axhline(-2 * math.log(2), color="gray", ls=":", label=r"$-2\log 2$ (D = 1/2)")
     right.set_xscale("log")

@@ -17,22 +17,14 @@ Claims checked (as in Arjovsky & Bottou 2017, figure 2):
    of its initial value).
 """
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from keras_gan.analysis._common import claim
+from keras_gan import losses, networks
+from keras_gan.analysis._common import RING_MODES, RING_RADIUS, RING_STD, claim, ring_samples
 
 TITLE = "Vanishing gradients (fig. 13.10): generator gradient norm while D trains, G fixed"
-
-RING_MODES, RING_RADIUS, RING_STD = 8, 2.0, 0.02  # VEEGAN's ring
-
-
-def ring_samples(num, seed, modes=RING_MODES, radius=RING_RADIUS, std=RING_STD):
-    """``num`` samples of a ring of Gaussians (equal weights), float32 ``[num, 2]``."""
-    rng = np.random.default_rng(seed)
-    angles = 2 * np.pi * rng.integers(0, modes, size=num) / modes
-    centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    return (centers + std * rng.normal(size=(num, 2))).astype("float32")
-
 
 def run(quick=False, seed=0, log=print):
     """Trains D against a fixed G and records the generator's gradient norms.
@@ -45,12 +37,7 @@ def run(quick=False, seed=0, log=print):
     Returns:
         The JSON-ready result: settings, curves, numbers and claims.
     """
-    import keras
-    import tensorflow as tf
-
-    from keras_gan import losses, networks
-
-    steps = 400 if quick else 2000
+    steps = 1000 if quick else 3000
     num_runs = 1 if quick else 3
     batch = 256
     num_points = 21 if quick else 41

@@ -86,8 +86,8 @@ def run(args):
         parity = export.check_parity(model, path, batch_sizes=(1, 7, 64))
         worst = max(parity.values())
         print(f"[{step}/{len(formats) + 2}] {fmt}: {path} (max |export - keras| = {worst:.2g} at batch 1, 7, 64)")
-        summary["formats"][fmt] = {"path": path, "max_abs_diff": {str(k): v for k, v in parity.items()}}
-    summary["metadata"] = export.read_metadata(path)
+        summary["formats"][fmt] = {"path": path, "max_abs_diff": {str(k): v for k, v in parity.items()},
+                                   "metadata": export.read_metadata(path)}
     runs.write_json(os.path.join(out, "export.json"), summary)
     print(f"[{len(formats) + 2}/{len(formats) + 2}] wrote {os.path.join(out, 'export.json')}")
     if "savedmodel" in formats:
