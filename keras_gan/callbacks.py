@@ -158,3 +158,6 @@ class HistoryWriter(keras.callbacks.Callback):
             history.setdefault(name, [None] * (len(history["epoch"]) - 1)).append(float(value))
         self.history = history
         runs.write_json(self.path, history)
+
+
+from keras_gan.divergences import DivergenceTracker  # noqa: E402,F401  (W1 / JS per epoch, in divergences.py)

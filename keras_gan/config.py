@@ -45,7 +45,7 @@ class DataConfig:
 class ModelConfig:
     """The two players."""
 
-    architecture: str = _opt("dcgan", choices=("dcgan", "mlp"))
+    architecture: str = _opt("dcgan", choices=("dcgan", "mlp", "vae"))
     latent_dim: int = _opt(100, minimum=1)
     prior: str = _opt("uniform", choices=("uniform", "normal"))
     base_filters: int = _opt(64, minimum=1, doc="dcgan: width of G's last hidden layer / D's first")
@@ -59,6 +59,7 @@ class ModelConfig:
     num_packed: int = _opt(1, minimum=1, doc="PacGAN: samples the discriminator judges at once")
     spectral_norm: bool = _opt(False, doc="spectral normalization in the discriminator")
     ema_decay: typing.Optional[float] = _opt(None, minimum=0.0, doc="moving average of G's weights")
+    beta: float = _opt(1.0, minimum=0.0, doc="vae: weight of the KL term (1 = the ELBO)")
 
 
 @dataclass
@@ -79,7 +80,10 @@ class TrainConfig:
     r1_gamma: float = _opt(0.0, minimum=0.0)
     clip_weights: typing.Optional[float] = _opt(None, minimum=0.0, doc="WGAN weight clipping bound")
     seed: int = _opt(0)
-    strategy: str = _opt("default", choices=("default", "mirrored"))
+    strategy: str = _opt("default", choices=("default", "mirrored", "multiworker", "tpu"),
+                         doc="tf.distribute strategy; multiworker reads TF_CONFIG")
+    tpu: typing.Optional[str] = _opt(None, doc="TPU name or grpc:// address for strategy 'tpu' (null: local/auto)")
+    mixed_precision: typing.Optional[str] = _opt(None, choices=(None, "mixed_float16", "mixed_bfloat16"))
     jit_compile: bool = _opt(False)
     steps_per_execution: int = _opt(1, minimum=1)
     sample_every: int = _opt(1, minimum=1, doc="epochs between sample grids")
@@ -136,7 +140,7 @@ def _coerce(key, f, value):
             raise UsageError(f"config: {key} = {value!r} is not a string.")
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
-        raise UsageError(f"config: {key} = {value!r} is not allowed; expected one of {', '.join(choices)}.")
+        raise UsageError(f"config: {key} = {value!r} is not allowed; expected one of {', '.join(str(c) for c in choices if c is not None)}.")
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise UsageError(f"config: {key} = {value!r} is out of range; expected a value >= {minimum}.")
@@ -193,6 +197,15 @@ def _check_consistency(cfg):
             f"config: model.architecture = 'mlp' needs 2-D data (data.name 'ring8' or 'grid25'), "
             f"got data.name = {cfg.data.name!r}."
         )
+    if cfg.model.architecture == "vae":
+        if cfg.data.name in ("ring8", "grid25"):
+            raise UsageError(
+                f"config: model.architecture = 'vae' needs image data, got data.name = {cfg.data.name!r}."
+            )
+        if cfg.model.prior != "normal" or cfg.model.conditional:
+            raise UsageError(
+                "config: model.architecture = 'vae' needs model.prior = 'normal' and model.conditional = false."
+            )
     if cfg.model.architecture == "dcgan" and cfg.data.name in ("ring8", "grid25"):
         raise UsageError(
             f"config: data.name = {cfg.data.name!r} is 2-D data; use model.architecture = 'mlp'."

@@ -30,6 +30,7 @@ Variants are a loss name plus options of :meth:`AdversarialModel.compile`
 import keras
 import tensorflow as tf
 
+from keras_gan import _keras_compat
 from keras_gan import losses as losses_lib
 from keras_gan import networks
 
@@ -38,6 +39,31 @@ PRIORS = ("uniform", "normal")
 # Streams of the stateless noise generator, so that no two draws share a seed.
 _STREAM_D_NOISE, _STREAM_G_NOISE, _STREAM_PENALTY, _STREAM_LABELS = 0, 1, 2, 3
 _NUM_STREAMS = 4
+
+
+def draw_latent(prior, shape, seed):
+    """Draws latent vectors from a prior with TensorFlow's stateless Philox generator.
+
+    The algorithm is fixed (not ``auto_select``) and normals come from the
+    inverse CDF of uniforms, so that XLA, CPU, GPU and exported graphs draw the
+    same numbers for the same seed.
+
+    Args:
+        prior: ``"uniform"`` (U(-1, 1)) or ``"normal"`` (N(0, I)).
+        shape: output shape.
+        seed: int64 tensor of shape ``[2]``.
+
+    Returns:
+        A float32 tensor of ``shape``.
+    """
+    if prior == "uniform":
+        return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0, alg="philox")
+    if prior == "normal":
+        # Inverse-CDF of Philox uniforms: tf.random.stateless_normal draws different
+        # numbers under XLA than on the CPU kernels; this form draws the same everywhere.
+        u = tf.random.stateless_uniform(shape, seed, minval=1e-7, maxval=1.0, alg="philox")
+        return tf.math.ndtri(u)
+    raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}.")
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
@@ -247,9 +273,7 @@ class AdversarialModel(keras.Model):
         return np.concatenate(out, axis=0)
 
     def _draw_prior(self, shape, seed):
-        if self.prior == "uniform":
-            return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0)
-        return tf.random.stateless_normal(shape, seed)
+        return draw_latent(self.prior, shape, seed)
 
     def _replica_noise(self, local_n, stream, counter, draw):
         """This replica's slice of a global noise batch seeded by (seed, counter, stream).
@@ -278,7 +302,9 @@ class AdversarialModel(keras.Model):
             return None
         return self._replica_noise(
             local_n, _STREAM_LABELS, counter,
-            lambda n, s: tf.random.stateless_uniform(tf.stack([n]), s, 0, self.num_classes, dtype=tf.int32),
+            lambda n, s: tf.random.stateless_uniform(
+                tf.stack([n]), s, 0, self.num_classes, dtype=tf.int32, alg="philox"
+            ),
         )
 
     def train_step(self, data):
@@ -347,7 +373,14 @@ class AdversarialModel(keras.Model):
         if self.ema_generator is not None:
             self._update_ema()
         self.g_loss_tracker.update_state(g_loss)
-        return {m_.name: m_.result() for m_ in self.metrics}
+        return _keras_compat.step_logs(self.distribute_strategy, {m_.name: m_.result() for m_ in self.metrics})
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Both players and both optimizers are built already: nothing to trace.
+        # Skipping also avoids the multi-worker failure described in _keras_compat.
+        if self.built and self.g_optimizer.built and self.d_optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def _update_ema(self):
         decay = self.ema_decay
@@ -367,7 +400,7 @@ class AdversarialModel(keras.Model):
         if self.gradient_penalty > 0:
             eps = self._replica_noise(
                 tf.shape(real)[0], _STREAM_PENALTY, self.d_optimizer.iterations,
-                lambda n, s: tf.random.stateless_uniform(tf.stack([n]), s),  # U(0, 1), not a normal
+                lambda n, s: tf.random.stateless_uniform(tf.stack([n]), s, alg="philox"),  # U(0, 1), not a normal
             )
             eps = tf.reshape(eps, [-1] + [1] * (len(real.shape) - 1))
             real32, fake32 = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)

@@ -75,7 +75,8 @@ def build_model(cfg, sample_shape=None):
         sample_shape: shape of one data sample; read from the dataset if omitted.
 
     Returns:
-        An :class:`keras_gan.models.AdversarialModel`.
+        An :class:`keras_gan.models.AdversarialModel` (a :class:`keras_gan.vae.VAE`
+        for ``model.architecture = 'vae'``).
     """
     m, t = cfg.model, cfg.train
     num_classes = None
@@ -92,6 +93,13 @@ def build_model(cfg, sample_shape=None):
 
         _, _, sample_shape = data.training_dataset(
             cfg.data.name, cfg.data.split, 1, cfg.data.image_size, 1, num_samples=16, data_dir=cfg.data.data_dir
+        )
+    if m.architecture == "vae":
+        from keras_gan import vae
+
+        return vae.VAE.for_images(
+            image_shape=sample_shape, latent_dim=m.latent_dim, base_filters=m.base_filters,
+            num_resamplings=m.num_upsamplings, beta=m.beta, seed=t.seed, name="vae",
         )
     if m.architecture == "mlp":
         return models.GAN(
@@ -115,6 +123,10 @@ def compile_model(model, cfg):
             return keras.optimizers.RMSprop(learning_rate=lr)
         return keras.optimizers.Adam(learning_rate=lr, beta_1=t.beta_1, beta_2=t.beta_2)
 
+    if cfg.model.architecture == "vae":  # one optimizer for encoder and decoder
+        model.compile(optimizer=optimizer(t.g_learning_rate), jit_compile=t.jit_compile,
+                      steps_per_execution=t.steps_per_execution)
+        return model
     model.compile(
         g_optimizer=optimizer(t.g_learning_rate),
         d_optimizer=optimizer(t.d_learning_rate),

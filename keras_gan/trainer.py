@@ -2,6 +2,8 @@
 
 import dataclasses
 import os
+import shutil
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -30,11 +32,40 @@ class TrainResult:
     failed: object
 
 
-def make_strategy(name):
-    """The ``tf.distribute`` strategy for ``train.strategy`` (``default`` or ``mirrored``)."""
+def make_strategy(name, tpu=None):
+    """The ``tf.distribute`` strategy named by ``train.strategy``.
+
+    Args:
+        name: ``default`` (one device), ``mirrored`` (all local GPUs, or the
+            CPU), ``multiworker`` (``MultiWorkerMirroredStrategy``; the cluster
+            comes from the ``TF_CONFIG`` environment variable) or ``tpu``.
+        tpu: TPU name or ``grpc://`` address for ``tpu`` (``None``: the local
+            or environment-configured TPU).
+
+    Returns:
+        A ``tf.distribute.Strategy``.
+    """
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
     return tf.distribute.get_strategy()
+
+
+def is_chief(strategy):
+    """Whether this process writes the run directory (worker 0, or the chief, or a single process)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def train(cfg, run_dir, resume=False, verbose=1):
@@ -57,7 +88,16 @@ def train(cfg, run_dir, resume=False, verbose=1):
     """
     t = cfg.train
     keras.utils.set_random_seed(t.seed)
-    strategy = make_strategy(t.strategy)
+    strategy = make_strategy(t.strategy, t.tpu)
+    keras.mixed_precision.set_dtype_policy(t.mixed_precision or "float32")
+    chief = is_chief(strategy)
+    final_dir = run_dir
+    if not chief:
+        # Other workers take part in every save (collectives) but write to a scratch copy.
+        scratch = tempfile.mkdtemp(prefix="keras_gan_worker_")
+        if resume:
+            shutil.copytree(os.path.join(run_dir, "checkpoints"), os.path.join(scratch, "checkpoints"))
+        run_dir = scratch
     os.makedirs(run_dir, exist_ok=True)
     runs.write_text(os.path.join(run_dir, "config.yaml"), config_lib.to_yaml(cfg))
 
@@ -91,6 +131,9 @@ def train(cfg, run_dir, resume=False, verbose=1):
             callbacks=cbs, verbose=verbose,
         ).history
     found = runs.checkpoints(run_dir)
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        found = runs.checkpoints(final_dir)
     return TrainResult(
         model=model, history=history, initial_epoch=initial_epoch, epochs=t.epochs,
         last_checkpoint=found[-1][1] if found else None, failed=guard.failed,

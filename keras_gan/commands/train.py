@@ -12,6 +12,10 @@ def add_arguments(parser):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config value, e.g. --set train.d_steps=3 (repeatable).")
     parser.add_argument("--epochs", type=int, default=None, help="shorthand for --set train.epochs=N.")
+    parser.add_argument("--strategy", default=None, choices=("default", "mirrored", "multiworker", "tpu"),
+                        help="tf.distribute strategy (shorthand for --set train.strategy=...); "
+                             "multiworker reads the cluster from TF_CONFIG.")
+    parser.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
     parser.add_argument("--output", default=None,
                         help="run directory (default: runs/<config name>).")
     parser.add_argument("--resume", action="store_true",
@@ -28,6 +32,10 @@ def _resolve(args):
     overrides = list(args.overrides)
     if args.epochs is not None:
         overrides.append(f"train.epochs={args.epochs}")
+    if args.strategy is not None:
+        overrides.append(f"train.strategy={args.strategy}")
+    if args.tpu is not None:
+        overrides.append(f"train.tpu={args.tpu}")
     if args.resume:
         if args.config:
             raise UsageError("--resume takes the config saved in the run directory; drop --config.")
