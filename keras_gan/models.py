@@ -544,3 +544,7 @@ def DCGAN(
         ),
         latent_dim=latent_dim, prior=prior, seed=seed, num_classes=num_classes, ema_decay=ema_decay, name=name,
     )
+
+
+# The VAE of seed section 6.2 lives in keras_gan/vae.py (it uses draw_latent above).
+from keras_gan.vae import VAE  # noqa: E402,F401

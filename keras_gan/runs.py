@@ -22,6 +22,7 @@ import keras
 
 from keras_gan import config as config_lib
 from keras_gan import models
+from keras_gan import vae  # noqa: F401  (registers keras_gan>VAE so checkpoints load and resume)
 from keras_gan.errors import UsageError
 
 _CKPT = re.compile(r"^epoch-(\d{4,})\.keras$")
@@ -95,8 +96,6 @@ def build_model(cfg, sample_shape=None):
             cfg.data.name, cfg.data.split, 1, cfg.data.image_size, 1, num_samples=16, data_dir=cfg.data.data_dir
         )
     if m.architecture == "vae":
-        from keras_gan import vae
-
         return vae.VAE.for_images(
             image_shape=sample_shape, latent_dim=m.latent_dim, base_filters=m.base_filters,
             num_resamplings=m.num_upsamplings, beta=m.beta, seed=t.seed, name="vae",
