@@ -1,0 +1,214 @@
+"""``keras-gan bench throughput``: images/s and peak memory of the DCGAN training step, against PyTorch.
+
+Each measurement runs in its own process (clean peak memory, no shared thread
+pools), keras-gan and the PyTorch peer (``benchmarks/torch_dcgan.py``, the
+same architecture and step) in turn, A B A B ..., so a machine whose speed
+drifts affects both; the ratio is taken pair by pair and its median reported.
+The step is one discriminator and one generator update with Adam on a batch
+of real images and fresh noise. The benchmark also times a float32 matrix
+product in numpy in the same run and reports the achieved GFLOP/s of each
+step as a fraction of that peak.
+
+Where TensorFlow is not installed (a GPU box with only JAX), run
+``benchmarks/keras_jax_dcgan.py`` instead: the same step on the Keras JAX backend.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HELP = "DCGAN training-step throughput (img/s, peak memory, GFLOP/s) of keras-gan vs PyTorch, same run."
+
+# name -> (image size, channels, base filters, stride-2 layers, batch)
+CASES = {
+    "dcgan64": (64, 3, 64, 4, 64),
+    "dcgan64-b256": (64, 3, 64, 4, 256),
+    "digits": (8, 1, 64, 2, 64),
+}
+_SMOKE = {"smoke": (8, 1, 4, 2, 8)}
+
+
+def add_arguments(parser):
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES) + list(_SMOKE))
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default 10).")
+    parser.add_argument("--repeats", type=int, default=3, help="processes per framework and case (default 3).")
+    parser.add_argument("--frameworks", nargs="+", default=["keras", "torch"], choices=["keras", "keras-xla", "torch"])
+    parser.add_argument("--json", required=True, help="output JSON file.")
+    parser.add_argument("--worker", default=None, help=argparse_suppress())
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def conv_flops(size, channels, base, n, latent=100):
+    """Multiply-adds x 2 of one forward pass of G and of D (``(g_flops, d_flops)``, per image)."""
+    k2 = 25
+    start = size // 2**n
+    width = base * 2 ** (n - 1)
+    g = 2 * latent * start * start * width
+    s = start
+    for i in range(1, n + 1):
+        out = width // 2 if i < n else channels
+        s *= 2
+        g += 2 * k2 * width * out * s * s / 4  # a stride-2 transposed conv: each input pixel x kernel
+        width = out
+    d, c_in, w, s = 0, channels, base, size
+    for i in range(n):
+        s //= 2
+        d += 2 * k2 * c_in * w * s * s
+        c_in, w = w, w * 2
+    d += 2 * c_in * s * s
+    return g, d
+
+
+def step_flops(size, channels, base, n):
+    """Useful FLOPs of one training step per image (a backward pass counted as twice its forward).
+
+    D step: G forward (1 G), D forward and backward on real and on fake (3 D + 3 D);
+    G step: G forward and backward (3 G), D forward and backward to its input (2 D).
+    """
+    g, d = conv_flops(size, channels, base, n)
+    return 4 * g + 8 * d
+
+
+def _keras_worker(case, steps, jit):
+    import resource
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_gan import models
+
+    size, channels, base, n, batch = case
+    keras.utils.set_random_seed(0)
+    model = models.DCGAN(image_shape=(size, size, channels), latent_dim=100, base_filters=base, num_upsamplings=n)
+    model.compile(d_steps=1, jit_compile=jit)
+    x = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, channels)).astype("float32")
+    ds = tf.data.Dataset.from_tensors(x).repeat()
+    model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
+
+    class _Clock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            float(logs["g_loss"])  # wait for the step to finish
+            self.times.append(time.perf_counter() - self._t)
+
+    clock = _Clock()
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[clock])
+    times = sorted(clock.times)
+    median = times[len(times) // 2]
+    return {"images_per_second": batch / median, "seconds_per_step": times,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def _matmul_peak():
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(5))
+    return 2 * 2048**3 / best / 1e9
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _spawn(framework, case, steps):
+    if framework == "torch":
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "torch_dcgan.py")
+        cmd = [sys.executable, os.path.abspath(script), *map(str, case), str(steps)]
+    else:
+        cmd = [sys.executable, "-m", "keras_gan.bench.throughput", "--worker",
+               json.dumps({"framework": framework, "case": case, "steps": steps})]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{framework} worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(args):
+    from keras_gan.errors import UsageError
+
+    if args.worker:
+        spec = json.loads(args.worker)
+        print(json.dumps(_keras_worker(tuple(spec["case"]), spec["steps"], spec["framework"] == "keras-xla")))
+        return 0
+    if args.steps < 1 or args.repeats < 1:
+        raise UsageError("--steps and --repeats must be >= 1.")
+    if "torch" in args.frameworks:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise UsageError("PyTorch is not installed: pip install -e '.[bench]' (or drop torch from --frameworks).")
+    from keras_gan import runs
+
+    peak = _matmul_peak()
+    print(f"numpy float32 matrix product: {peak:.0f} GFLOP/s (the practical roofline)", flush=True)
+    cases = {**CASES, **_SMOKE}
+    report = {"matmul_gflops": peak, "cases": {}, "cpu_count": os.cpu_count()}
+    for name in args.cases:
+        case = cases[name]
+        flops = step_flops(*case[:4])
+        per = {f: [] for f in args.frameworks}
+        for r in range(args.repeats):
+            for f in args.frameworks:
+                res = _spawn(f, case, args.steps)
+                per[f].append(res)
+                print(f"[{name} {r + 1}/{args.repeats}] {f:9s} {res['images_per_second']:9.1f} img/s  "
+                      f"peak {res['peak_rss_mb']:.0f} MB", flush=True)
+        entry = {"image_shape": [case[0], case[0], case[1]], "base_filters": case[2], "batch": case[4],
+                 "gflop_per_image_step": flops / 1e9, "frameworks": {}}
+        for f, results in per.items():
+            ips = [x["images_per_second"] for x in results]
+            entry["frameworks"][f] = {
+                "images_per_second": statistics.median(ips), "all": ips,
+                "peak_rss_mb": max(x["peak_rss_mb"] for x in results),
+                "gflops": statistics.median(ips) * flops / 1e9,
+                "fraction_of_matmul_peak": statistics.median(ips) * flops / 1e9 / peak,
+            }
+        if "torch" in per:
+            for f in per:
+                if f != "torch":
+                    pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per[f], per["torch"])]
+                    entry["frameworks"][f]["ratio_vs_torch"] = statistics.median(pairs)
+                    entry["frameworks"][f]["ratio_vs_torch_pairs"] = pairs
+        report["cases"][name] = entry
+    runs.write_json(args.json, report)
+    print(_table(report))
+    return 0
+
+
+def _table(report):
+    lines = [f"{'case':14s} {'framework':10s} {'img/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak MB':>8s} {'vs torch':>9s}"]
+    for name, entry in report["cases"].items():
+        for f, r in entry["frameworks"].items():
+            ratio = f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else ""
+            lines.append(f"{name:14s} {f:10s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
+                         f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args(["--json", "-"] + sys.argv[1:])))
