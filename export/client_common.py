@@ -125,6 +125,29 @@ def validate_sample_args(batch_size, seed, max_batch_size=DEFAULT_MAX_BATCH_SIZE
     return int(batch_size), int(seed)
 
 
+def add_server_arguments(parser, server, out):
+    """The command-line options the REST and gRPC clients share.
+
+    Args:
+        parser: an ``argparse.ArgumentParser``.
+        server: default server address.
+        out: default output file, with its description.
+    """
+    parser.add_argument("--server", default=server, help="TF Serving address")
+    parser.add_argument("--model", default="gan", help="model name in TF Serving")
+    parser.add_argument("--version", type=int, default=None, help="model version (default: the served one)")
+    parser.add_argument("--num", type=int, default=16, help="number of images")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed")
+    parser.add_argument("--labels", default=None, help="comma-separated class labels (conditional models)")
+    parser.add_argument("--prior", default="uniform", choices=PRIORS,
+                        help="prior of the latents drawn here (the model's prior; see its metadata)")
+    parser.add_argument("--server-noise", action="store_true",
+                        help="let the 'sample' signature draw the latents from the model's prior")
+    parser.add_argument("--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE)
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--out", default=out[0], help=out[1])
+
+
 def draw_latent(num, latent_dim, prior="uniform", seed=0):
     """Draws ``num`` latent rows from the prior with Python's ``random`` (stdlib only).
 

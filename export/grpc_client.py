@@ -139,19 +139,9 @@ def fetch_signature(stub, model_name, signature_name="serving_default", version=
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", default="localhost:8500", help="TF Serving gRPC address")
-    parser.add_argument("--model", default="gan", help="model name in TF Serving")
-    parser.add_argument("--version", type=int, default=None)
-    parser.add_argument("--num", type=int, default=16, help="number of images")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed")
-    parser.add_argument("--labels", default=None, help="comma-separated class labels (conditional models)")
-    parser.add_argument("--prior", default="uniform", choices=client_common.PRIORS,
-                        help="prior of the latents drawn here (the model's prior; see its metadata)")
-    parser.add_argument("--server-noise", action="store_true",
-                        help="let the 'sample' signature draw the latents from the model's prior")
-    parser.add_argument("--max-batch-size", type=int, default=client_common.DEFAULT_MAX_BATCH_SIZE)
-    parser.add_argument("--timeout", type=float, default=30.0)
-    parser.add_argument("--out", default="images.npy", help=".npy file for the images (JSON summary beside it)")
+    client_common.add_server_arguments(
+        parser, "localhost:8500", ("images.npy", ".npy file for the images (JSON summary beside it)")
+    )
     args = parser.parse_args(argv)
 
     import grpc

@@ -190,19 +190,9 @@ def _http_json(url, body=None, timeout=30.0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", default="http://localhost:8501", help="TF Serving REST address")
-    parser.add_argument("--model", default="gan", help="model name in TF Serving")
-    parser.add_argument("--version", type=int, default=None, help="model version (default: the served one)")
-    parser.add_argument("--num", type=int, default=16, help="number of images")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed")
-    parser.add_argument("--labels", default=None, help="comma-separated class labels (conditional models)")
-    parser.add_argument("--prior", default="uniform", choices=client_common.PRIORS,
-                        help="prior of the latents drawn here (the model's prior; see its metadata)")
-    parser.add_argument("--server-noise", action="store_true",
-                        help="let the 'sample' signature draw the latents from the model's prior")
-    parser.add_argument("--max-batch-size", type=int, default=client_common.DEFAULT_MAX_BATCH_SIZE)
-    parser.add_argument("--timeout", type=float, default=30.0)
-    parser.add_argument("--out", default="predictions.json", help="JSON file for the request and the images")
+    client_common.add_server_arguments(
+        parser, "http://localhost:8501", ("predictions.json", "JSON file for the request and the images")
+    )
     args = parser.parse_args(argv)
     try:
         url = model_url(args.server, args.model, args.version)
