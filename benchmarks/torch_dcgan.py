@@ -47,29 +47,31 @@ def discriminator(size, channels, base, n):
 
 def main(size, channels, base, n, batch, steps):
     torch.manual_seed(0)
-    torch.set_num_threads(torch.get_num_threads())
-    g, d = generator(size, channels, base, n), discriminator(size, channels, base, n)
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    g, d = generator(size, channels, base, n).to(dev), discriminator(size, channels, base, n).to(dev)
     for m in list(g.modules()) + list(d.modules()):
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch, channels, size, size) * 2 - 1
-    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+    real = torch.rand(batch, channels, size, size, device=dev) * 2 - 1
+    ones, zeros = torch.ones(batch, 1, device=dev), torch.zeros(batch, 1, device=dev)
 
     def step():
-        z = torch.rand(batch, 100) * 2 - 1
+        z = torch.rand(batch, 100, device=dev) * 2 - 1
         fake = g(z)
         opt_d.zero_grad(set_to_none=True)
         d_loss = bce(d(real), ones) + bce(d(fake.detach()), zeros)
         d_loss.backward()
         opt_d.step()
-        z = torch.rand(batch, 100) * 2 - 1
+        z = torch.rand(batch, 100, device=dev) * 2 - 1
         opt_g.zero_grad(set_to_none=True)
         g_loss = bce(d(g(z)), ones)
         g_loss.backward()
         opt_g.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
 
     for _ in range(2):
         step()
@@ -82,7 +84,7 @@ def main(size, channels, base, n, batch, steps):
     median = times[len(times) // 2]
     print(json.dumps({"images_per_second": batch / median, "seconds_per_step": times,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+                      "threads": torch.get_num_threads(), "device": str(dev), "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
