@@ -1,0 +1,58 @@
+"""The throughput benchmark in its tiny smoke mode, and its FLOP count against the Keras models' shapes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_gan import networks
+from keras_gan.bench import throughput
+
+
+def _model_flops(model):
+    """2 x multiply-adds of a forward pass, read off the Keras layers' kernels and output shapes."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Dense":
+            total += 2 * int(np.prod(layer.kernel.shape))
+        elif kind == "Conv2D":
+            total += 2 * int(np.prod(layer.kernel.shape)) * int(np.prod(layer.output.shape[1:3]))
+        elif kind == "Conv2DTranspose":  # every input pixel meets the whole kernel
+            total += 2 * int(np.prod(layer.kernel.shape)) * int(np.prod(layer.input.shape[1:3]))
+    return total
+
+
+@pytest.mark.parametrize("case", [(64, 3, 64, 4), (8, 1, 64, 2), (32, 3, 16, 3)])
+def test_flop_count_matches_the_models(case):
+    size, channels, base, n = case
+    g = networks.dcgan_generator((size, size, channels), 100, base, 5, n)
+    d = networks.dcgan_discriminator((size, size, channels), base, 5, n)
+    g_flops, d_flops = throughput.conv_flops(size, channels, base, n)
+    assert g_flops == pytest.approx(_model_flops(g), rel=1e-9)
+    assert d_flops == pytest.approx(_model_flops(d), rel=1e-9)
+
+
+def test_smoke_run_writes_json(tmp_path):
+    frameworks = ["keras"]
+    try:
+        import torch  # noqa: F401
+
+        frameworks.append("torch")
+    except ImportError:
+        pass
+    out = tmp_path / "tp.json"
+    res = subprocess.run(
+        [sys.executable, "-m", "keras_gan.cli", "bench", "throughput", "--cases", "smoke", "--steps", "2",
+         "--repeats", "1", "--frameworks", *frameworks, "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(out.read_text())
+    keras_row = report["cases"]["smoke"]["frameworks"]["keras"]
+    assert keras_row["images_per_second"] > 0 and keras_row["peak_rss_mb"] > 0
+    assert report["matmul_gflops"] > 0
+    if "torch" in frameworks:
+        assert keras_row["ratio_vs_torch"] > 0
