@@ -66,6 +66,31 @@ def draw_latent(prior, shape, seed):
     raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}.")
 
 
+def replica_noise(seed, counter, local_n, draw):
+    """This replica's slice of a global noise batch seeded by ``(seed, counter)``.
+
+    Every replica draws the same global batch of ``local_n * replicas`` rows
+    and keeps rows ``[r * local_n, (r + 1) * local_n)``: replicas differ, and N
+    replicas use exactly the noise one device would for the global batch.
+
+    Args:
+        seed: integer model seed.
+        counter: int64 scalar tensor that differs for every draw (a step
+            counter combined with a stream index).
+        local_n: rows this replica needs.
+        draw: ``draw(num_rows, seed_tensor_of_shape_2) -> tensor``.
+
+    Returns:
+        ``local_n`` rows of the global draw.
+    """
+    ctx = tf.distribute.get_replica_context()
+    num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+    replica_id = ctx.replica_id_in_sync_group if ctx is not None else 0
+    global_noise = draw(local_n * num_replicas, tf.stack([tf.constant(int(seed), tf.int64), counter]))
+    start = tf.cast(replica_id, tf.int32) * local_n
+    return global_noise[start : start + local_n]
+
+
 @keras.saving.register_keras_serializable(package="keras_gan")
 class AdversarialModel(keras.Model):
     """A GAN trained by algorithm 13.1 under ``model.fit``.
@@ -276,20 +301,7 @@ class AdversarialModel(keras.Model):
         return draw_latent(self.prior, shape, seed)
 
     def _replica_noise(self, local_n, stream, counter, draw):
-        """This replica's slice of a global noise batch seeded by (seed, counter, stream).
-
-        Every replica draws the same global batch and keeps rows
-        ``[r * local_n, (r + 1) * local_n)``, so replicas differ and N replicas
-        use exactly the noise a single device would for the global batch.
-        """
-        ctx = tf.distribute.get_replica_context()
-        num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-        replica_id = ctx.replica_id_in_sync_group if ctx is not None else 0
-        counter = tf.cast(counter, tf.int64) * _NUM_STREAMS + stream
-        seed = tf.stack([tf.constant(self.seed, tf.int64), counter])
-        global_noise = draw(local_n * num_replicas, seed)
-        start = tf.cast(replica_id, tf.int32) * local_n
-        return global_noise[start : start + local_n]
+        return replica_noise(self.seed, tf.cast(counter, tf.int64) * _NUM_STREAMS + stream, local_n, draw)
 
     def _latent(self, local_n, stream, counter):
         return self._replica_noise(

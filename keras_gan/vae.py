@@ -50,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_gan.models import draw_latent
+from keras_gan.models import draw_latent, replica_noise
 
 tfd = tfp.distributions
 
@@ -490,18 +490,11 @@ class VAE(keras.Model):
 
     # ------------------------------------------------------------ training
     def _noise(self, local_n, stream, counter):
-        """This replica's slice of a global N(0, I) batch seeded by ``(seed, counter, stream)``.
-
-        Mirrors ``AdversarialModel._replica_noise``: replicas differ, and N
-        replicas use exactly the noise one device would for the global batch.
-        """
-        ctx = tf.distribute.get_replica_context()
-        num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-        replica_id = ctx.replica_id_in_sync_group if ctx is not None else 0
-        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(counter, tf.int64) * _NUM_STREAMS + stream])
-        noise = draw_latent("normal", tf.stack([local_n * num_replicas, self.latent_dim]), seed)
-        start = tf.cast(replica_id, tf.int32) * local_n
-        return noise[start : start + local_n]
+        """This replica's slice of a global N(0, I) batch (see :func:`keras_gan.models.replica_noise`)."""
+        return replica_noise(
+            self.seed, tf.cast(counter, tf.int64) * _NUM_STREAMS + stream, local_n,
+            lambda n, s: draw_latent("normal", tf.stack([n, self.latent_dim]), s),
+        )
 
     def _update_metrics(self, reconstruction, kl):
         self.elbo_tracker.update_state(reconstruction - kl)
