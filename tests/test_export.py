@@ -570,6 +570,10 @@ def test_cli_export_writes_both_formats_and_a_report(run_dir, capsys):
     for path in (out / "saved_model", out / "generator.onnx"):
         assert np.max(np.abs(export.sample_exported(path, 5, seed=2) - expected)) < ATOL
     assert "docker run" in capsys.readouterr().out
+    for flag, path in (("--saved-model", out / "saved_model"), ("--onnx", out / "generator.onnx")):
+        png = directory / f"grid{flag}.png"
+        assert cli.main(["sample", flag, str(path), "--num", "4", "--seed", "2", "--out", str(png)]) == 0
+        assert png.stat().st_size > 0 and json.loads(png.with_suffix(".json").read_text())["seed"] == 2
 
     assert cli.main(["export", "--run", str(directory), "--format", "tflite"]) == 2
     assert "--format 'tflite': allowed values are savedmodel, onnx" in capsys.readouterr().err

@@ -9,7 +9,7 @@ HELP = "Write a PNG grid of samples (and its JSON) from a run directory or an ex
 def add_arguments(parser):
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="run directory written by keras-gan train.")
-    src.add_argument("--saved-model", help="exported SavedModel version directory.")
+    src.add_argument("--saved-model", help="exported SavedModel directory (the base or a version directory).")
     src.add_argument("--onnx", help="exported ONNX file.")
     parser.add_argument("--num", type=int, default=64, help="number of samples (default 64).")
     parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0).")
