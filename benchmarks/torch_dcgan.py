@@ -6,7 +6,8 @@ with batch norm and ReLU, tanh; the mirrored discriminator with LeakyReLU 0.2),
 one discriminator and one generator update per step, Adam(2e-4, 0.5, 0.999),
 cross-entropy / non-saturating losses.
 
-Usage: python benchmarks/torch_dcgan.py SIZE CHANNELS BASE NUM_UPSAMPLINGS BATCH STEPS
+Usage: python benchmarks/torch_dcgan.py SIZE CHANNELS BASE NUM_UPSAMPLINGS BATCH STEPS [float32|bfloat16]
+(bfloat16: the step runs under torch.autocast with bfloat16, weights stay float32)
 Prints one JSON line: {"images_per_second": ..., "seconds_per_step": [...], "peak_rss_mb": ...}
 """
 
@@ -45,7 +46,16 @@ def discriminator(size, channels, base, n):
     return nn.Sequential(*layers)
 
 
-def main(size, channels, base, n, batch, steps):
+def _peak_rss_mb():
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec (the parent's peak would show).
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(size, channels, base, n, batch, steps, precision="float32"):
     torch.manual_seed(0)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     g, d = generator(size, channels, base, n).to(dev), discriminator(size, channels, base, n).to(dev)
@@ -58,16 +68,20 @@ def main(size, channels, base, n, batch, steps):
     real = torch.rand(batch, channels, size, size, device=dev) * 2 - 1
     ones, zeros = torch.ones(batch, 1, device=dev), torch.zeros(batch, 1, device=dev)
 
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
     def step():
         z = torch.rand(batch, 100, device=dev) * 2 - 1
-        fake = g(z)
         opt_d.zero_grad(set_to_none=True)
-        d_loss = bce(d(real), ones) + bce(d(fake.detach()), zeros)
+        with autocast:
+            fake = g(z)
+            d_loss = bce(d(real).float(), ones) + bce(d(fake.detach()).float(), zeros)
         d_loss.backward()
         opt_d.step()
         z = torch.rand(batch, 100, device=dev) * 2 - 1
         opt_g.zero_grad(set_to_none=True)
-        g_loss = bce(d(g(z)), ones)
+        with autocast:
+            g_loss = bce(d(g(z)).float(), ones)
         g_loss.backward()
         opt_g.step()
         if dev.type == "cuda":
@@ -83,9 +97,10 @@ def main(size, channels, base, n, batch, steps):
     times.sort()
     median = times[len(times) // 2]
     print(json.dumps({"images_per_second": batch / median, "seconds_per_step": times,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "threads": torch.get_num_threads(), "device": str(dev), "torch": torch.__version__}))
+                      "peak_rss_mb": _peak_rss_mb(),
+                      "threads": torch.get_num_threads(), "device": str(dev), "precision": precision,
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:7]))
+    main(*(int(a) for a in sys.argv[1:7]), *sys.argv[7:8])

@@ -35,7 +35,10 @@ def add_arguments(parser):
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES) + list(_SMOKE))
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default 10).")
     parser.add_argument("--repeats", type=int, default=3, help="processes per framework and case (default 3).")
-    parser.add_argument("--frameworks", nargs="+", default=["keras", "torch"], choices=["keras", "keras-xla", "torch"])
+    parser.add_argument("--frameworks", nargs="+", default=["keras", "torch"],
+                        choices=["keras", "keras-xla", "keras-bf16", "torch", "torch-bf16"],
+                        help="-bf16: mixed bfloat16 (Keras mixed_bfloat16 / torch.autocast); "
+                             "each is compared with the peer of the same precision.")
     parser.add_argument("--json", required=True, help="output JSON file.")
     parser.add_argument("--worker", default=None, help=argparse_suppress())
 
@@ -77,9 +80,22 @@ def step_flops(size, channels, base, n):
     return 4 * g + 8 * d
 
 
-def _keras_worker(case, steps, jit):
+def peak_rss_mb():
+    """This process's peak resident memory (VmHWM), MB.
+
+    Not ``getrusage``: Linux keeps ``ru_maxrss`` across ``exec``, so a worker
+    started from a big parent would report the parent's peak.
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _keras_worker(case, steps, jit, precision="float32"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import numpy as np
@@ -88,6 +104,7 @@ def _keras_worker(case, steps, jit):
     from keras_gan import models
 
     size, channels, base, n, batch = case
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     keras.utils.set_random_seed(0)
     model = models.DCGAN(image_shape=(size, size, channels), latent_dim=100, base_filters=base, num_upsamplings=n)
     model.compile(d_steps=1, jit_compile=jit)
@@ -112,17 +129,28 @@ def _keras_worker(case, steps, jit):
     times = sorted(clock.times)
     median = times[len(times) // 2]
     return {"images_per_second": batch / median, "seconds_per_step": times,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "tensorflow": tf.__version__, "keras": keras.__version__}
 
 
-def _matmul_peak():
-    import numpy as np
+_MATMUL = (
+    "import time, numpy as np\n"
+    "a = np.random.default_rng(0).standard_normal((4096, 4096), dtype=np.float32)\n"
+    "a @ a\n"
+    "best = min((lambda t: (a @ a, time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))\n"
+    "print(2 * 4096 ** 3 / best / 1e9)\n"
+)
 
-    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
-    a @ a
-    best = min(_timed(lambda: a @ a) for _ in range(5))
-    return 2 * 2048**3 / best / 1e9
+
+def _matmul_peak():
+    """numpy's float32 4096^3 matrix product in a fresh process, GFLOP/s.
+
+    OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for that process: some of
+    these machines pin OpenBLAS to an older kernel, which halves its speed.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    out = subprocess.run([sys.executable, "-c", _MATMUL], capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout.strip())
 
 
 def _pipeline_rate(batch=64, steps=200):
@@ -138,16 +166,11 @@ def _pipeline_rate(batch=64, steps=200):
     return batch * steps / (time.perf_counter() - t)
 
 
-def _timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def _spawn(framework, case, steps):
-    if framework == "torch":
+    precision = "bfloat16" if framework.endswith("-bf16") else "float32"
+    if framework.startswith("torch"):
         script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "torch_dcgan.py")
-        cmd = [sys.executable, os.path.abspath(script), *map(str, case), str(steps)]
+        cmd = [sys.executable, os.path.abspath(script), *map(str, case), str(steps), precision]
     else:
         cmd = [sys.executable, "-m", "keras_gan.bench.throughput", "--worker",
                json.dumps({"framework": framework, "case": case, "steps": steps})]
@@ -162,11 +185,12 @@ def run(args):
 
     if args.worker:
         spec = json.loads(args.worker)
-        print(json.dumps(_keras_worker(tuple(spec["case"]), spec["steps"], spec["framework"] == "keras-xla")))
+        precision = "bfloat16" if spec["framework"].endswith("-bf16") else "float32"
+        print(json.dumps(_keras_worker(tuple(spec["case"]), spec["steps"], spec["framework"] == "keras-xla", precision)))
         return 0
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be >= 1.")
-    if "torch" in args.frameworks:
+    if any(f.startswith("torch") for f in args.frameworks):
         try:
             import torch  # noqa: F401
         except ImportError:
@@ -197,12 +221,13 @@ def run(args):
                 "gflops": statistics.median(ips) * flops / 1e9,
                 "fraction_of_matmul_peak": statistics.median(ips) * flops / 1e9 / peak,
             }
-        if "torch" in per:
-            for f in per:
-                if f != "torch":
-                    pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per[f], per["torch"])]
-                    entry["frameworks"][f]["ratio_vs_torch"] = statistics.median(pairs)
-                    entry["frameworks"][f]["ratio_vs_torch_pairs"] = pairs
+        for f in per:
+            peer = "torch-bf16" if f.endswith("-bf16") else "torch"
+            if f.startswith("keras") and peer in per:
+                pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per[f], per[peer])]
+                entry["frameworks"][f]["ratio_vs_torch"] = statistics.median(pairs)
+                entry["frameworks"][f]["ratio_vs_torch_pairs"] = pairs
+                entry["frameworks"][f]["peer"] = peer
         report["cases"][name] = entry
     if "digits" in args.cases:
         rate = _pipeline_rate()
