@@ -29,3 +29,15 @@ __version__ = "0.1.0"
 from keras_gan import losses  # noqa: E402,F401
 from keras_gan import networks  # noqa: E402,F401
 from keras_gan import models  # noqa: E402,F401
+
+# Heavier submodules load on first use: keras_gan.data, keras_gan.metrics, keras_gan.export, ...
+_LAZY = ("analysis", "callbacks", "config", "data", "divergences", "export", "features", "images", "metrics",
+         "runs", "trainer", "vae")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"keras_gan.{name}")
+    raise AttributeError(f"module 'keras_gan' has no attribute {name!r}")
