@@ -626,7 +626,7 @@ def export_onnx(
         import onnx
         import tf2onnx
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(f"export_onnx needs tf2onnx and onnx: pip install 'keras-gan[export]' ({err}).") from err
+        raise ImportError(f"export_onnx needs tf2onnx and onnx: pip install keras-gan (it installs tf2onnx and onnx) ({err}).") from err
 
     spec = _resolve(model_or_generator, prior, num_classes)
     _check_common(None, max_batch_size, uint8, spec)
