@@ -13,6 +13,11 @@ import keras
 from keras_gan import runs
 
 
+def _due(callback, done):
+    """Whether ``done`` epochs is a multiple of ``callback.every`` or the last epoch of ``fit``."""
+    return done % callback.every == 0 or done == callback.params.get("epochs")
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Saves samples from fixed noise every ``every`` epochs as ``samples/epoch_NNNN.png``.
 
@@ -41,7 +46,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        if done % self.every and done != self.params.get("epochs"):
+        if not _due(self, done):
             return
         from keras_gan.images import save_samples
 
@@ -116,7 +121,7 @@ class Checkpoint(keras.callbacks.Callback):
         if self.guard is not None and self.guard.failed:
             return
         done = epoch + 1
-        if done % self.every and done != self.params.get("epochs"):
+        if not _due(self, done):
             return
         path = runs.checkpoint_path(self.run_dir, done)
         with runs.atomic_path(path) as tmp:

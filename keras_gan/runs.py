@@ -68,12 +68,13 @@ def write_text(path, text):
             fh.write(text)
 
 
-def build_model(cfg, sample_shape=None):
+def build_model(cfg, sample_shape):
     """Builds the (uncompiled) model a config describes.
 
     Args:
         cfg: a :class:`keras_gan.config.Config`.
-        sample_shape: shape of one data sample; read from the dataset if omitted.
+        sample_shape: shape of one data sample (the third value of
+            :func:`keras_gan.data.training_dataset`).
 
     Returns:
         An :class:`keras_gan.models.AdversarialModel` (a :class:`keras_gan.vae.VAE`
@@ -89,12 +90,6 @@ def build_model(cfg, sample_shape=None):
             raise UsageError(f"config: model.conditional = true, but dataset {cfg.data.name!r} has no labels.")
     extra = dict(num_classes=num_classes, num_packed=m.num_packed, spectral_norm=m.spectral_norm,
                  ema_decay=m.ema_decay, prior=m.prior, seed=t.seed)
-    if sample_shape is None:
-        from keras_gan import data
-
-        _, _, sample_shape = data.training_dataset(
-            cfg.data.name, cfg.data.split, 1, cfg.data.image_size, 1, num_samples=16, data_dir=cfg.data.data_dir
-        )
     if m.architecture == "vae":
         return vae.VAE.for_images(
             image_shape=sample_shape, latent_dim=m.latent_dim, base_filters=m.base_filters,
