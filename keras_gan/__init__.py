@@ -32,7 +32,7 @@ from keras_gan import models  # noqa: E402,F401
 
 # Heavier submodules load on first use: keras_gan.data, keras_gan.metrics, keras_gan.export, ...
 _LAZY = ("analysis", "callbacks", "config", "data", "divergences", "export", "features", "images", "metrics",
-         "runs", "trainer", "vae")
+         "optimizers", "runs", "trainer", "vae")
 
 
 def __getattr__(name):

@@ -33,6 +33,7 @@ import tensorflow as tf
 from keras_gan import _keras_compat
 from keras_gan import losses as losses_lib
 from keras_gan import networks
+from keras_gan.optimizers import FusedAdam
 
 PRIORS = ("uniform", "normal")
 
@@ -190,7 +191,8 @@ class AdversarialModel(keras.Model):
 
         Args:
             g_optimizer: generator optimizer (instance, name or config);
-                default Adam(2e-4, beta_1=0.5) as in DCGAN.
+                default :class:`~keras_gan.optimizers.FusedAdam` (Keras' Adam on one
+                fused op) with learning rate 2e-4, beta_1 0.5 as in DCGAN.
             d_optimizer: discriminator optimizer; same default. Separate
                 learning rates for the two players (TTUR) come from here.
             loss: a name from :data:`keras_gan.losses.NAMES`: ``"minimax"``
@@ -237,7 +239,7 @@ class AdversarialModel(keras.Model):
 
     def _make_optimizer(self, optimizer):
         if optimizer is None:
-            optimizer = keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
+            optimizer = FusedAdam(learning_rate=2e-4, beta_1=0.5)
         optimizer = keras.optimizers.get(optimizer)
         if self.dtype_policy.name == "mixed_float16" and not isinstance(
             optimizer, keras.optimizers.LossScaleOptimizer

@@ -76,10 +76,81 @@ def _label_embedding(num_classes, dim, name):
     return label, emb
 
 
+@keras.saving.register_keras_serializable(package="keras_gan")
+class FusedBatchNormalization(layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` that runs TensorFlow's fused kernel.
+
+    Same variables, arguments, forward result and moving-statistics update as
+    the Keras layer (which it subclasses, so checkpoints are interchangeable);
+    it only swaps the computation for TensorFlow's ``FusedBatchNormV3`` op
+    where that op applies: TensorFlow backend, 4-D ``NHWC`` inputs normalized
+    over the last axis, no mask, no renorm and no cross-replica
+    synchronization. Anywhere else it is exactly the Keras layer.
+
+    Why it exists: Keras 3 builds batch norm from separate moment, subtract,
+    multiply and add ops; on TensorFlow's CPU kernels the forward and backward
+    pass of the 64x32x32x64 DCGAN layer take 11.6 ms that way and 5.0 ms fused
+    (``keras-gan bench throughput``, README). The fused op reports the
+    unbiased (``n / (n - 1)``) batch variance; the layer undoes that so the
+    moving variance follows the Keras rule (biased batch variance) exactly.
+
+    Args:
+        **kwargs: as for ``keras.layers.BatchNormalization``.
+
+    Example:
+
+    >>> bn = FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
+    >>> bn(ops.ones((2, 4, 4, 3)), training=True).shape
+    (2, 4, 4, 3)
+    """
+
+    def _fusable(self, inputs, mask):
+        return (
+            keras.backend.backend() == "tensorflow"
+            and mask is None
+            and not self.renorm
+            and not self.synchronized
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        x = inputs
+        if x.dtype not in (tf.float32, tf.float16, tf.bfloat16):
+            x = tf.cast(x, tf.float32)
+        channels = x.shape[-1]
+        gamma = self.gamma if self.scale else tf.ones((channels,), tf.float32)
+        beta = self.beta if self.center else tf.zeros((channels,), tf.float32)
+        gamma, beta = tf.convert_to_tensor(gamma), tf.convert_to_tensor(beta)
+        if training and self.trainable:
+            empty = tf.constant([], tf.float32)
+            y, mean, variance = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon,
+                exponential_avg_factor=1.0, data_format="NHWC", is_training=True,
+            )[:3]
+            n = tf.cast(tf.size(x, out_type=tf.int64) // channels, tf.float32)
+            variance = variance * ((n - 1.0) / tf.maximum(n, 1.0))  # back to the biased estimate
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+            )
+        else:
+            y = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=gamma, offset=beta, mean=tf.convert_to_tensor(self.moving_mean),
+                variance=tf.convert_to_tensor(self.moving_variance), epsilon=self.epsilon,
+                exponential_avg_factor=1.0, data_format="NHWC", is_training=False,
+            )[0]
+        return ops.cast(y, self.compute_dtype)
+
+
 def _batch_norm(synchronized, name):
     # Momentum 0.9 / epsilon 1e-5 as in the reference DCGAN implementations;
     # gamma ~ N(1, 0.02) as in Radford et al.'s code.
-    return layers.BatchNormalization(
+    return FusedBatchNormalization(
         momentum=0.9,
         epsilon=1e-5,
         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),

@@ -24,6 +24,7 @@ from keras_gan import config as config_lib
 from keras_gan import models
 from keras_gan import vae  # noqa: F401  (registers keras_gan>VAE so checkpoints load and resume)
 from keras_gan.errors import UsageError
+from keras_gan.optimizers import FusedAdam
 
 _CKPT = re.compile(r"^epoch-(\d{4,})\.keras$")
 
@@ -115,7 +116,7 @@ def compile_model(model, cfg):
     def optimizer(lr):
         if t.optimizer == "rmsprop":
             return keras.optimizers.RMSprop(learning_rate=lr)
-        return keras.optimizers.Adam(learning_rate=lr, beta_1=t.beta_1, beta_2=t.beta_2)
+        return FusedAdam(learning_rate=lr, beta_1=t.beta_1, beta_2=t.beta_2)
 
     if cfg.model.architecture == "vae":  # one optimizer for encoder and decoder
         model.compile(optimizer=optimizer(t.g_learning_rate), jit_compile=t.jit_compile,

@@ -51,6 +51,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_gan.models import draw_latent, replica_noise
+from keras_gan.optimizers import FusedAdam
 
 tfd = tfp.distributions
 
@@ -289,14 +290,14 @@ class VAE(keras.Model):
         """Configures training: one optimizer for encoder, decoder (and the learned scale).
 
         Args:
-            optimizer: an optimizer (instance, name or config); default Adam(1e-3).
+            optimizer: an optimizer (instance, name or config); default FusedAdam(1e-3).
             **kwargs: passed to ``keras.Model.compile`` (``jit_compile``,
                 ``steps_per_execution``, ``run_eagerly``); no ``loss``: the loss is the ELBO.
         """
         if kwargs.get("loss") is not None:
             raise ValueError(f"A VAE's loss is its negative ELBO; got loss={kwargs['loss']!r}.")
         kwargs.pop("loss", None)
-        optimizer = keras.optimizers.get(optimizer if optimizer is not None else keras.optimizers.Adam(1e-3))
+        optimizer = keras.optimizers.get(optimizer if optimizer is not None else FusedAdam(1e-3))
         kwargs.setdefault("jit_compile", False)
         kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, **kwargs)
