@@ -147,6 +147,92 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return ops.cast(y, self.compute_dtype)
 
 
+def _fast_conv_applies(layer, inputs):
+    return (
+        keras.backend.backend() == "tensorflow"
+        and len(inputs.shape) == 4
+        and tuple(layer.strides) == (2, 2)
+        and layer.padding == "same"
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.data_format == "channels_last"
+        and layer.kernel_size[0] == layer.kernel_size[1]
+        and getattr(layer, "groups", 1) == 1
+        and getattr(layer, "output_padding", None) is None
+        and inputs.shape[1] is not None
+        and inputs.shape[2] is not None
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class FastConv2D(layers.Conv2D):
+    """``keras.layers.Conv2D`` with faster TensorFlow kernels for stride-2 ``"same"`` layers.
+
+    Same weights, arguments and result as the Keras layer (which it
+    subclasses). On the TensorFlow backend, a stride-2 ``"same"`` convolution
+    with a square kernel computes two shapes that TensorFlow's CPU kernels run
+    slowly in an exact, faster form: an output of at most 4x4 pixels as one
+    matrix product over the input patches, and (in the backward pass) the
+    gradient into an input of at most 4 channels as a sub-pixel convolution.
+    Every other layer, and every other backend, is plain Keras. The measured
+    effect is in ``keras_gan/_conv.py`` and the README's throughput table.
+
+    Args:
+        *args, **kwargs: as for ``keras.layers.Conv2D``.
+
+    Example:
+
+    >>> conv = FastConv2D(8, 5, strides=2, padding="same")
+    >>> conv(ops.ones((2, 8, 8, 3))).shape
+    (2, 4, 4, 8)
+    """
+
+    def convolution_op(self, inputs, kernel):
+        if not _fast_conv_applies(self, inputs):
+            return super().convolution_op(inputs, kernel)
+        import tensorflow as tf
+
+        from keras_gan import _conv
+
+        return _conv.conv2d(inputs, tf.convert_to_tensor(kernel))  # a tensor (autocast), not the variable
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
+class FastConv2DTranspose(layers.Conv2DTranspose):
+    """``keras.layers.Conv2DTranspose`` with faster TensorFlow kernels for stride-2 ``"same"`` layers.
+
+    Same weights, arguments and result as the Keras layer (which it
+    subclasses). On the TensorFlow backend, a stride-2 ``"same"`` transposed
+    convolution to at most 4 channels (the generator's image layer) runs as an
+    exact sub-pixel convolution (a stride-1 convolution to ``4 * filters``
+    channels, then ``depth_to_space``), and the gradient into an input of at
+    most 4x4 pixels as one matrix product over patches. Elsewhere it is plain
+    Keras.
+
+    Args:
+        *args, **kwargs: as for ``keras.layers.Conv2DTranspose``.
+
+    Example:
+
+    >>> deconv = FastConv2DTranspose(3, 5, strides=2, padding="same")
+    >>> deconv(ops.ones((2, 4, 4, 8))).shape
+    (2, 8, 8, 3)
+    """
+
+    def call(self, inputs):
+        if not _fast_conv_applies(self, inputs):
+            return super().call(inputs)
+        import tensorflow as tf
+
+        from keras_gan import _conv
+
+        outputs = _conv.conv2d_transpose(
+            inputs, tf.convert_to_tensor(self.kernel), (2 * inputs.shape[1], 2 * inputs.shape[2])
+        )
+        if self.use_bias:
+            outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
 def _batch_norm(synchronized, name):
     # Momentum 0.9 / epsilon 1e-5 as in the reference DCGAN implementations;
     # gamma ~ N(1, 0.02) as in Radford et al.'s code.
@@ -247,13 +333,13 @@ def dcgan_generator(
     x = layers.ReLU(name="project_relu")(x)
     for i in range(1, n):
         width //= 2
-        x = layers.Conv2DTranspose(
+        x = FastConv2DTranspose(
             width, kernel_size, strides=2, padding="same", use_bias=False,
             kernel_initializer=_init(), name=f"deconv{i}",
         )(x)
         x = _batch_norm(synchronized_batch_norm, f"deconv{i}_bn")(x)
         x = layers.ReLU(name=f"deconv{i}_relu")(x)
-    x = layers.Conv2DTranspose(
+    x = FastConv2DTranspose(
         channels, kernel_size, strides=2, padding="same", kernel_initializer=_init(), name=f"deconv{n}"
     )(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
@@ -299,7 +385,7 @@ def dcgan_discriminator(
     x = PackSamples(num_packed, name="pack")(images) if num_packed > 1 else images
     width = base_filters
     for i in range(n):
-        x = _sn(layers.Conv2D(
+        x = _sn(FastConv2D(
             width, kernel_size, strides=2, padding="same", use_bias=not (batch_norm and i > 0),
             kernel_initializer=_init(), name=f"conv{i + 1}",
         ), spectral_norm)(x)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -15,13 +16,12 @@ def _model_flops(model):
     """2 x multiply-adds of a forward pass, read off the Keras layers' kernels and output shapes."""
     total = 0
     for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "Dense":
+        if isinstance(layer, keras.layers.Dense):
             total += 2 * int(np.prod(layer.kernel.shape))
-        elif kind == "Conv2D":
-            total += 2 * int(np.prod(layer.kernel.shape)) * int(np.prod(layer.output.shape[1:3]))
-        elif kind == "Conv2DTranspose":  # every input pixel meets the whole kernel
+        elif isinstance(layer, keras.layers.Conv2DTranspose):  # every input pixel meets the whole kernel
             total += 2 * int(np.prod(layer.kernel.shape)) * int(np.prod(layer.input.shape[1:3]))
+        elif isinstance(layer, keras.layers.Conv2D):
+            total += 2 * int(np.prod(layer.kernel.shape)) * int(np.prod(layer.output.shape[1:3]))
     return total
 
 

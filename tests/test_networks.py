@@ -24,13 +24,13 @@ def test_figure_13_9_layout():
     g = networks.dcgan_generator((64, 64, 3), latent_dim=100, base_filters=128)
     shapes = [l.output.shape[1:] for l in g.layers if l.name.startswith(("reshape", "deconv")) and "_" not in l.name]
     assert shapes == [(4, 4, 1024), (8, 8, 512), (16, 16, 256), (32, 32, 128), (64, 64, 3)]
-    deconvs = [l for l in g.layers if type(l).__name__ == "Conv2DTranspose"]
+    deconvs = [l for l in g.layers if isinstance(l, keras.layers.Conv2DTranspose)]
     assert len(deconvs) == 4
     assert all(l.kernel_size == (5, 5) and l.strides == (2, 2) for l in deconvs)
     assert sum(isinstance(l, keras.layers.BatchNormalization) for l in g.layers) == 4  # none at the output
     assert g.layers[-1].activation.__name__ == "tanh"
     d = networks.dcgan_discriminator((64, 64, 3), base_filters=128)
-    convs = [l for l in d.layers if type(l).__name__ == "Conv2D"]
+    convs = [l for l in d.layers if isinstance(l, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [128, 256, 512, 1024]
     assert all(c.strides == (2, 2) for c in convs)
     assert not any("Pool" in type(l).__name__ for l in d.layers)
