@@ -40,12 +40,14 @@ def _derivatives(op, x, w):
 
 # (batch, size, in channels, out channels, kernel, fast form expected)
 CONV_CASES = [
-    (3, 8, 16, 32, 5, "ExtractImagePatches"),  # 4x4 output: one matmul
-    (2, 7, 3, 8, 5, "ExtractImagePatches"),  # odd size, 4x4 output
+    (3, 8, 192, 8, 5, "ExtractImagePatches"),  # 4x4 output, reduction 25 * 192 deep: one matmul
+    (2, 7, 192, 4, 5, "ExtractImagePatches"),  # odd size
+    (2, 8, 16, 8, 5, None),  # 4x4 output but a shallow reduction: plain tf.nn.conv2d
     (2, 16, 3, 8, 5, "DepthToSpace"),  # 3 input channels: sub-pixel input gradient
-    (2, 8, 2, 5, 4, "ExtractImagePatches"),
+    (2, 7, 3, 8, 5, None),  # odd size: no sub-pixel form
+    (2, 8, 2, 5, 4, "DepthToSpace"),
     (2, 16, 3, 4, 3, "DepthToSpace"),
-    (2, 16, 16, 8, 5, None),  # neither: plain tf.nn.conv2d
+    (2, 16, 16, 8, 5, None),  # neither
 ]
 
 
@@ -75,7 +77,8 @@ def test_conv2d_equals_tf(n, size, cin, cout, k, form):
     (2, 8, 3, 16, 5, "DepthToSpace"),  # to 3 channels: sub-pixel
     (2, 16, 1, 4, 5, "DepthToSpace"),
     (2, 8, 2, 5, 4, "DepthToSpace"),
-    (2, 4, 16, 8, 5, "ExtractImagePatches"),  # from 4x4: the input gradient is one matmul
+    (2, 4, 192, 8, 5, "ExtractImagePatches"),  # from 4x4, 25 * 192 deep: the input gradient is one matmul
+    (2, 4, 16, 8, 5, None),  # shallow: plain
     (2, 8, 16, 8, 3, None),
 ])
 def test_conv2d_transpose_equals_tf(n, size, cout, cin, k, form):
@@ -135,8 +138,8 @@ def test_layers_equal_keras_layers(kwargs):
 
 
 def test_dcgan_layers_take_the_fast_forms():
-    g = networks.dcgan_generator((64, 64, 3), latent_dim=8, base_filters=4)
-    d = networks.dcgan_discriminator((64, 64, 3), base_filters=4)
+    g = networks.dcgan_generator((64, 64, 3), latent_dim=8, base_filters=32)
+    d = networks.dcgan_discriminator((64, 64, 3), base_filters=64)  # last conv: 8x8x256 -> 4x4x512
     assert all(isinstance(l, networks.FastConv2DTranspose) for l in g.layers if isinstance(l, keras.layers.Conv2DTranspose))
     assert all(isinstance(l, networks.FastConv2D) for l in d.layers if isinstance(l, keras.layers.Conv2D))
     assert "DepthToSpace" in _graph_ops(lambda z: g(z), tf.TensorSpec((None, 8)))  # RGB output layer
