@@ -47,7 +47,7 @@ def _subpixel_indices(kernel):
     the window offsets ``d`` and an index array ``[len(d), 2]`` into the
     kernel rows, where ``kernel`` (one past the last row) means zero.
     """
-    p = _same_padding(2 * 8, kernel, 2)[0]  # independent of the size for stride 2
+    p = max(kernel - 2, 0) // 2  # SAME, stride 2, even size: total padding kernel - 2, the smaller half on top
     offsets = sorted({(r + p - a) // 2 for r in (0, 1) for a in range(kernel) if (r + p - a) % 2 == 0})
     index = np.full((len(offsets), 2), kernel, dtype=np.int32)
     for i, d in enumerate(offsets):

@@ -38,6 +38,22 @@ def _derivatives(op, x, w):
     return y, gx, gw, outer.gradient(penalty, w)
 
 
+def _assert_form(op, x, w, form):
+    """The forward and input-gradient graph of ``op`` holds ``form``'s op (None: no fast form at all)."""
+
+    def first_derivative(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = op(x, w)
+        return tape.gradient(y, x)
+
+    ops = _graph_ops(first_derivative, tf.TensorSpec((None, *x.shape[1:])), tf.TensorSpec(w.shape))
+    if form is None:
+        assert not ops & {"ExtractImagePatches", "DepthToSpace", "IdentityN"}
+    else:
+        assert form in ops
+
+
 # (batch, size, in channels, out channels, kernel, fast form expected)
 CONV_CASES = [
     (3, 8, 192, 8, 5, "ExtractImagePatches"),  # 4x4 output, reduction 25 * 192 deep: one matmul
@@ -59,18 +75,7 @@ def test_conv2d_equals_tf(n, size, cin, cout, k, form):
     want = _derivatives(lambda x, w: tf.nn.conv2d(x, w, 2, "SAME"), x, w)
     for a, b in zip(got, want):
         assert _rel(a, b) < 1e-5
-
-    def first_derivative(x, w):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = _conv.conv2d(x, w)
-        return tape.gradient(y, x)
-
-    ops = _graph_ops(first_derivative, tf.TensorSpec((None, size, size, cin)), tf.TensorSpec(w.shape))
-    if form is None:
-        assert not ops & {"ExtractImagePatches", "DepthToSpace", "IdentityN"}
-    else:
-        assert form in ops
+    _assert_form(_conv.conv2d, x, w, form)
 
 
 @pytest.mark.parametrize("n,size,cout,cin,k,form", [
@@ -89,18 +94,7 @@ def test_conv2d_transpose_equals_tf(n, size, cout, cin, k, form):
     want = _derivatives(lambda x, w: tf.nn.conv2d_transpose(x, w, (n, *out, cout), 2, "SAME"), x, w)
     for a, b in zip(got, want):
         assert _rel(a, b) < 1e-5
-
-    def first_derivative(x, w):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = _conv.conv2d_transpose(x, w, out)
-        return tape.gradient(y, x)
-
-    ops = _graph_ops(first_derivative, tf.TensorSpec((None, size, size, cin)), tf.TensorSpec(w.shape))
-    if form is None:
-        assert not ops & {"ExtractImagePatches", "DepthToSpace", "IdentityN"}
-    else:
-        assert form in ops
+    _assert_form(lambda x, w: _conv.conv2d_transpose(x, w, out), x, w, form)
 
 
 def _copy_weights(src, dst):
