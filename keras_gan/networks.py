@@ -174,8 +174,9 @@ class FastConv2D(layers.Conv2D):
     Same weights, arguments and result as the Keras layer (which it
     subclasses). On the TensorFlow backend, a stride-2 ``"same"`` convolution
     with a square kernel computes two shapes that TensorFlow's CPU kernels run
-    slowly in an exact, faster form: an output of at most 4x4 pixels as one
-    matrix product over the input patches, and (in the backward pass) the
+    slowly in an exact, faster form: an output of at most 4x4 pixels with a
+    reduction (kernel area x input channels) at least 4096 deep as one matrix
+    product over the input patches, and (in the backward pass) the
     gradient into an input of at most 4 channels as a sub-pixel convolution.
     Every other layer, and every other backend, is plain Keras. The measured
     effect is in ``keras_gan/_conv.py`` and the README's throughput table.
@@ -209,8 +210,8 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
     convolution to at most 4 channels (the generator's image layer) runs as an
     exact sub-pixel convolution (a stride-1 convolution to ``4 * filters``
     channels, then ``depth_to_space``), and the gradient into an input of at
-    most 4x4 pixels as one matrix product over patches. Elsewhere it is plain
-    Keras.
+    most 4x4 pixels (with a reduction at least 4096 deep) as one matrix
+    product over patches. Elsewhere it is plain Keras.
 
     Args:
         *args, **kwargs: as for ``keras.layers.Conv2DTranspose``.
