@@ -36,7 +36,7 @@ def test_flop_count_matches_the_models(case):
 
 
 def test_smoke_run_writes_json(tmp_path):
-    frameworks = ["keras"]
+    frameworks = ["keras", "keras-plain"]
     try:
         import torch  # noqa: F401
 
@@ -54,5 +54,23 @@ def test_smoke_run_writes_json(tmp_path):
     keras_row = report["cases"]["smoke"]["frameworks"]["keras"]
     assert keras_row["images_per_second"] > 0 and keras_row["peak_rss_mb"] > 0
     assert report["matmul_gflops"] > 0
+    assert keras_row["speedup_vs_keras_plain"] > 0
+    assert report["cases"]["smoke"]["frameworks"]["keras-plain"]["images_per_second"] > 0
     if "torch" in frameworks:
         assert keras_row["ratio_vs_torch"] > 0
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_plain_keras_copy_is_stock_keras_with_the_same_function(spectral_norm):
+    """The benchmark's keras-plain rows run the same networks on stock Keras layers."""
+    g = networks.dcgan_generator((16, 16, 3), latent_dim=8, base_filters=8)
+    d = networks.dcgan_discriminator((16, 16, 3), base_filters=8, spectral_norm=spectral_norm)
+    for model, x in ((g, np.random.default_rng(0).uniform(-1, 1, (4, 8))),
+                     (d, np.random.default_rng(1).uniform(-1, 1, (4, 16, 16, 3)))):
+        plain = throughput._plain_keras_copy(model)
+        inner = [getattr(l, "layer", l) for l in plain.layers]
+        assert not any(type(l).__module__.startswith("keras_gan") for l in inner)
+        assert sum(type(l) in (keras.layers.Conv2D, keras.layers.Conv2DTranspose) for l in inner) >= 2
+        plain.set_weights(model.get_weights())
+        x = x.astype("float32")
+        np.testing.assert_allclose(plain(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)

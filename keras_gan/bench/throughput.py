@@ -36,9 +36,10 @@ def add_arguments(parser):
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default 10).")
     parser.add_argument("--repeats", type=int, default=3, help="processes per framework and case (default 3).")
     parser.add_argument("--frameworks", nargs="+", default=["keras", "torch"],
-                        choices=["keras", "keras-xla", "keras-bf16", "torch", "torch-bf16"],
+                        choices=["keras", "keras-plain", "keras-xla", "keras-bf16", "torch", "torch-bf16"],
                         help="-bf16: mixed bfloat16 (Keras mixed_bfloat16 / torch.autocast); "
-                             "each is compared with the peer of the same precision.")
+                             "each is compared with the peer of the same precision. keras-plain: the same "
+                             "step on stock Keras layers and Adam (the before of keras-gan's fused/fast kernels).")
     parser.add_argument("--json", required=True, help="output JSON file.")
     parser.add_argument("--worker", default=None, help=argparse_suppress())
 
@@ -95,7 +96,34 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _keras_worker(case, steps, jit, precision="float32"):
+def _plain_keras_copy(model):
+    """A copy of a keras-gan network built from stock Keras layers only (fresh weights).
+
+    ``FusedBatchNormalization`` / ``FastConv2D`` / ``FastConv2DTranspose``
+    become ``BatchNormalization`` / ``Conv2D`` / ``Conv2DTranspose`` with the
+    same config: the ``keras-plain`` rows of the benchmark, the "before" of
+    those layers, measured in the same run.
+    """
+    import keras
+
+    from keras_gan import networks
+
+    stock = {
+        networks.FusedBatchNormalization: keras.layers.BatchNormalization,
+        networks.FastConv2D: keras.layers.Conv2D,
+        networks.FastConv2DTranspose: keras.layers.Conv2DTranspose,
+    }
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.SpectralNormalization):
+            return keras.layers.SpectralNormalization(clone(layer.layer), power_iterations=layer.power_iterations,
+                                                      name=layer.name)
+        return stock.get(type(layer), type(layer)).from_config(layer.get_config())
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+def _keras_worker(case, steps, jit, precision="float32", plain=False):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import numpy as np
@@ -107,7 +135,13 @@ def _keras_worker(case, steps, jit, precision="float32"):
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     keras.utils.set_random_seed(0)
     model = models.DCGAN(image_shape=(size, size, channels), latent_dim=100, base_filters=base, num_upsamplings=n)
-    model.compile(d_steps=1, jit_compile=jit)
+    if plain:  # stock Keras layers and Adam: the same step before keras-gan's fused and fast kernels
+        model = models.AdversarialModel(_plain_keras_copy(model.generator), _plain_keras_copy(model.discriminator),
+                                        latent_dim=100)
+        model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                      d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), d_steps=1, jit_compile=jit)
+    else:
+        model.compile(d_steps=1, jit_compile=jit)
     x = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, channels)).astype("float32")
     ds = tf.data.Dataset.from_tensors(x).repeat()
     model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
@@ -186,7 +220,8 @@ def run(args):
     if args.worker:
         spec = json.loads(args.worker)
         precision = "bfloat16" if spec["framework"].endswith("-bf16") else "float32"
-        print(json.dumps(_keras_worker(tuple(spec["case"]), spec["steps"], spec["framework"] == "keras-xla", precision)))
+        print(json.dumps(_keras_worker(tuple(spec["case"]), spec["steps"], spec["framework"] == "keras-xla", precision,
+                                       plain=spec["framework"] == "keras-plain")))
         return 0
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be >= 1.")
@@ -209,7 +244,7 @@ def run(args):
             for f in args.frameworks:
                 res = _spawn(f, case, args.steps)
                 per[f].append(res)
-                print(f"[{name} {r + 1}/{args.repeats}] {f:9s} {res['images_per_second']:9.1f} img/s  "
+                print(f"[{name} {r + 1}/{args.repeats}] {f:11s} {res['images_per_second']:9.1f} img/s  "
                       f"peak {res['peak_rss_mb']:.0f} MB", flush=True)
         entry = {"image_shape": [case[0], case[0], case[1]], "base_filters": case[2], "batch": case[4],
                  "gflop_per_image_step": flops / 1e9, "frameworks": {}}
@@ -228,6 +263,10 @@ def run(args):
                 entry["frameworks"][f]["ratio_vs_torch"] = statistics.median(pairs)
                 entry["frameworks"][f]["ratio_vs_torch_pairs"] = pairs
                 entry["frameworks"][f]["peer"] = peer
+        if "keras" in per and "keras-plain" in per:
+            pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per["keras"], per["keras-plain"])]
+            entry["frameworks"]["keras"]["speedup_vs_keras_plain"] = statistics.median(pairs)
+            entry["frameworks"]["keras"]["speedup_vs_keras_plain_pairs"] = pairs
         report["cases"][name] = entry
     if "digits" in args.cases:
         rate = _pipeline_rate()
@@ -241,12 +280,14 @@ def run(args):
 
 
 def _table(report):
-    lines = [f"{'case':14s} {'framework':10s} {'img/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak MB':>8s} {'vs torch':>9s}"]
+    lines = [f"{'case':14s} {'framework':11s} {'img/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak MB':>8s} "
+             f"{'vs torch':>9s} {'vs plain':>9s}"]
     for name, entry in report["cases"].items():
         for f, r in entry["frameworks"].items():
             ratio = f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else ""
-            lines.append(f"{name:14s} {f:10s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
-                         f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s}")
+            plain = f"{r['speedup_vs_keras_plain']:.2f}x" if "speedup_vs_keras_plain" in r else ""
+            lines.append(f"{name:14s} {f:11s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
+                         f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s} {plain:>9s}")
     return "\n".join(lines)
 
 
