@@ -100,10 +100,6 @@ def _gemm_pays(out_pixels, w):
     return out_pixels <= _MAX_GEMM_OUTPUT_PIXELS and w.shape[0] * w.shape[1] * w.shape[2] >= _MIN_GEMM_DEPTH
 
 
-def _conv_is_gemm(x, w):
-    return _gemm_pays(-(-x.shape[1] // 2) * -(-x.shape[2] // 2), w)
-
-
 def _transpose_is_subpixel(w):
     return w.shape[2] <= _MAX_SUBPIXEL_CHANNELS
 
@@ -116,15 +112,16 @@ def _filter_grad(x, w, dy):
 
 def conv2d(x, w):
     """Stride-2 SAME convolution of NHWC ``x`` with ``w`` ``[k, k, in, out]``; same result as ``tf.nn.conv2d``."""
+    gemm = _gemm_pays(-(-x.shape[1] // 2) * -(-x.shape[2] // 2), w)  # output pixels: ceil(size / 2) squared
     # the input gradient is a transposed convolution to w.shape[2] channels and x's (even) size
     subpixel_grad = _transpose_is_subpixel(w) and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0
-    if not (_conv_is_gemm(x, w) or subpixel_grad):
+    if not (gemm or subpixel_grad):
         return _plain_conv(x, w)
     in_hw = (x.shape[1], x.shape[2])
 
     @tf.custom_gradient
     def op(x, w):
-        y = _gemm_conv(x, w) if _conv_is_gemm(x, w) else _plain_conv(x, w)
+        y = _gemm_conv(x, w) if gemm else _plain_conv(x, w)
 
         def grad(dy):
             return conv2d_transpose(dy, w, in_hw), _filter_grad(x, w, dy)
