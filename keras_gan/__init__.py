@@ -1,9 +1,14 @@
 """keras-gan: generative adversarial networks for Keras 3.
 
 The package trains GANs with ``model.fit`` (algorithm 13.1 of the lecture
-notes: K discriminator steps, then one generator step), on any
-``tf.distribute`` strategy, and exports trained generators to SavedModel and
-ONNX.
+notes: K discriminator steps, then one generator step) on the JAX,
+TensorFlow and PyTorch backends of Keras 3 (``tf.distribute`` strategies on
+TensorFlow, ``keras.distribution`` on JAX), and exports trained generators to
+SavedModel and ONNX.
+
+The backend is Keras' own choice (``KERAS_BACKEND``, or ``~/.keras/keras.json``);
+``keras-gan train --backend NAME`` sets it for a run. Submodules load on first
+use, so importing ``keras_gan`` does not import Keras (or pick its backend).
 
 Example:
 
@@ -14,30 +19,20 @@ Example:
 
 import os as _os
 
-# The library is built on tf.distribute, tf.data and TFP: it needs the
-# TensorFlow backend of Keras 3.
-_backend = _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-if _backend != "tensorflow":
-    raise ImportError(
-        f"keras_gan needs the TensorFlow backend of Keras, but KERAS_BACKEND={_backend!r}. "
-        "Unset KERAS_BACKEND or set it to 'tensorflow'."
-    )
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from keras_gan import losses  # noqa: E402,F401
-from keras_gan import networks  # noqa: E402,F401
-from keras_gan import models  # noqa: E402,F401
-
-# Heavier submodules load on first use: keras_gan.data, keras_gan.metrics, keras_gan.export, ...
-_LAZY = ("analysis", "callbacks", "config", "data", "divergences", "export", "features", "images", "metrics",
-         "optimizers", "runs", "trainer", "vae")
+# Every submodule loads on first use: keras_gan.models, keras_gan.data, keras_gan.export, ...
+_LAZY = ("analysis", "backends", "callbacks", "config", "data", "divergences", "export", "features", "images",
+         "losses", "metrics", "models", "networks", "optimizers", "runs", "trainer")
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return importlib.import_module(f"keras_gan.{name}")
+    if name == "vae":  # the VAE moved into keras_gan.models; keep the old name working
+        return importlib.import_module("keras_gan.models.vae")
     raise AttributeError(f"module 'keras_gan' has no attribute {name!r}")

@@ -3,14 +3,16 @@
 Every function takes the discriminator's raw outputs (logits, before any
 sigmoid) and returns a per-example loss of shape ``[batch]``; the model
 averages it over the global batch, so the same functions work on one device
-and under ``tf.distribute``. The discriminator of the notes outputs
+and under ``tf.distribute``; they are written with ``keras.ops``, so they run
+on every Keras backend. The discriminator of the notes outputs
 ``D(x) = sigmoid(logit)``, the probability that ``x`` is real.
 
 Names follow ``<name>_generator_loss`` / ``<name>_discriminator_loss``;
 :func:`get` looks a pair up by name.
 """
 
-import tensorflow as tf
+import keras
+from keras import ops
 
 
 def minimax_discriminator_loss(real_logits, fake_logits):
@@ -33,7 +35,7 @@ def minimax_discriminator_loss(real_logits, fake_logits):
     """
     real_logits = _flat(real_logits)
     fake_logits = _flat(fake_logits)
-    return tf.nn.softplus(-real_logits) + tf.nn.softplus(fake_logits)
+    return ops.softplus(-real_logits) + ops.softplus(fake_logits)
 
 
 def minimax_generator_loss(fake_logits):
@@ -53,7 +55,7 @@ def minimax_generator_loss(fake_logits):
     >>> round(float(minimax_generator_loss([0.0])[0]), 6)  # log(1/2)
     -0.693147
     """
-    return -tf.nn.softplus(_flat(fake_logits))
+    return -ops.softplus(_flat(fake_logits))
 
 
 def non_saturating_generator_loss(fake_logits):
@@ -68,7 +70,7 @@ def non_saturating_generator_loss(fake_logits):
     Returns:
         Per-example loss ``softplus(-fake_logits)``, shape ``[batch]``.
     """
-    return tf.nn.softplus(-_flat(fake_logits))
+    return ops.softplus(-_flat(fake_logits))
 
 
 def wasserstein_discriminator_loss(real_logits, fake_logits):
@@ -106,7 +108,7 @@ def hinge_discriminator_loss(real_logits, fake_logits):
     Returns:
         Per-example loss, shape ``[batch]``.
     """
-    return tf.nn.relu(1.0 - _flat(real_logits)) + tf.nn.relu(1.0 + _flat(fake_logits))
+    return ops.relu(1.0 - _flat(real_logits)) + ops.relu(1.0 + _flat(fake_logits))
 
 
 def hinge_generator_loss(fake_logits):
@@ -131,7 +133,7 @@ def least_squares_discriminator_loss(real_logits, fake_logits):
     Returns:
         Per-example loss, shape ``[batch]``.
     """
-    return 0.5 * tf.square(_flat(real_logits) - 1.0) + 0.5 * tf.square(_flat(fake_logits))
+    return 0.5 * ops.square(_flat(real_logits) - 1.0) + 0.5 * ops.square(_flat(fake_logits))
 
 
 def least_squares_generator_loss(fake_logits):
@@ -143,7 +145,7 @@ def least_squares_generator_loss(fake_logits):
     Returns:
         Per-example loss, shape ``[batch]``.
     """
-    return 0.5 * tf.square(_flat(fake_logits) - 1.0)
+    return 0.5 * ops.square(_flat(fake_logits) - 1.0)
 
 
 # name -> (discriminator loss, generator loss, D output is a probability logit)
@@ -183,7 +185,7 @@ def get(name):
 
 
 def _flat(logits):
-    logits = tf.convert_to_tensor(logits)
-    if logits.dtype != tf.float32 and logits.dtype.is_floating:
-        logits = tf.cast(logits, tf.float32)  # losses in float32 under mixed precision
-    return tf.reshape(logits, [-1])
+    logits = ops.convert_to_tensor(logits)
+    if keras.backend.standardize_dtype(logits.dtype) != "float32":
+        logits = ops.cast(logits, "float32")  # losses in float32 under mixed precision
+    return ops.reshape(logits, [-1])

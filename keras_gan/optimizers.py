@@ -7,7 +7,6 @@ Example:
 """
 
 import keras
-import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
@@ -37,16 +36,15 @@ class FusedAdam(keras.optimizers.Adam):
 
     >>> opt = FusedAdam(learning_rate=2e-4, beta_1=0.5)
     >>> w = keras.Variable([1.0, 2.0])
-    >>> opt.apply_gradients([(tf.constant([0.1, -0.1]), w)])  # doctest: +SKIP
+    >>> opt.apply([keras.ops.convert_to_tensor([0.1, -0.1])], [w])  # doctest: +SKIP
     """
 
     def update_step(self, gradient, variable, learning_rate):
-        if (
-            keras.backend.backend() != "tensorflow"
-            or self.amsgrad
-            or isinstance(gradient, tf.IndexedSlices)
-            or not hasattr(variable, "handle")
-        ):
+        if keras.backend.backend() != "tensorflow" or self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices) or not hasattr(variable, "handle"):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         index = self._get_variable_index(variable)

@@ -22,74 +22,76 @@ run draws the same noise as an uninterrupted one, and under ``tf.distribute``
 each replica takes its own slice of the global noise batch (replicas differ,
 and N replicas see the noise one device would).
 
+**Backends.** The step is written once with ``keras.ops``; it runs under
+``model.fit`` on the JAX, TensorFlow and PyTorch backends of Keras 3. What
+differs per backend (gradients, the JAX trainer's state, stateless random
+numbers) is the small :mod:`keras_gan.models._backend`.
+
 Variants are a loss name plus options of :meth:`AdversarialModel.compile`
 (gradient penalty, R1, weight clipping), or a small factory (:func:`GAN`,
 :func:`DCGAN`); the loop stays here, once.
 """
 
 import keras
-import tensorflow as tf
+import numpy as np
+from keras import ops
 
-from keras_gan import _keras_compat
 from keras_gan import losses as losses_lib
 from keras_gan import networks
+from keras_gan.models import _backend
+from keras_gan.models.noise import PRIORS, draw_latent, replica_noise
 from keras_gan.optimizers import FusedAdam
-
-PRIORS = ("uniform", "normal")
 
 # Streams of the stateless noise generator, so that no two draws share a seed.
 _STREAM_D_NOISE, _STREAM_G_NOISE, _STREAM_PENALTY, _STREAM_LABELS = 0, 1, 2, 3
 _NUM_STREAMS = 4
+# The generator step's fake labels get a counter range of their own, far from the discriminator's.
+_G_LABEL_OFFSET = {"int64": 1 << 40, "int32": 1 << 28}
 
 
-def draw_latent(prior, shape, seed):
-    """Draws latent vectors from a prior with TensorFlow's stateless Philox generator.
+class _PlayerOptimizers(keras.optimizers.Optimizer):
+    """Both players' optimizers, as the model's one ``optimizer``.
 
-    The algorithm is fixed (not ``auto_select``) and normals come from the
-    inverse CDF of uniforms, so that XLA, CPU, GPU and exported graphs draw the
-    same numbers for the same seed.
-
-    Args:
-        prior: ``"uniform"`` (U(-1, 1)) or ``"normal"`` (N(0, I)).
-        shape: output shape.
-        seed: int64 tensor of shape ``[2]``.
-
-    Returns:
-        A float32 tensor of ``shape``.
+    Keras' JAX trainer carries the state of one optimizer through the jitted
+    step (``model.optimizer.variables``); kept outside it, the generator's
+    Adam state would be dropped every step. This optimizer applies nothing
+    itself: its variables are both players' (as ``LossScaleOptimizer``'s are
+    its inner optimizer's), its ``iterations`` and ``learning_rate`` are the
+    generator's (one per train step), and each player saves its own state.
     """
-    if prior == "uniform":
-        return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0, alg="philox")
-    if prior == "normal":
-        # Inverse-CDF of Philox uniforms: tf.random.stateless_normal draws different
-        # numbers under XLA than on the CPU kernels; this form draws the same everywhere.
-        u = tf.random.stateless_uniform(shape, seed, minval=1e-7, maxval=1.0, alg="philox")
-        return tf.math.ndtri(u)
-    raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}.")
 
+    def __init__(self, g_optimizer, d_optimizer, name="players"):
+        super().__init__(learning_rate=0.0, name=name)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
 
-def replica_noise(seed, counter, local_n, draw):
-    """This replica's slice of a global noise batch seeded by ``(seed, counter)``.
+    def build(self, var_list):
+        super().build([])  # the players are built by AdversarialModel.compile
 
-    Every replica draws the same global batch of ``local_n * replicas`` rows
-    and keeps rows ``[r * local_n, (r + 1) * local_n)``: replicas differ, and N
-    replicas use exactly the noise one device would for the global batch.
+    @property
+    def variables(self):
+        return self.g_optimizer.variables + self.d_optimizer.variables
 
-    Args:
-        seed: integer model seed.
-        counter: int64 scalar tensor that differs for every draw (a step
-            counter combined with a stream index).
-        local_n: rows this replica needs.
-        draw: ``draw(num_rows, seed_tensor_of_shape_2) -> tensor``.
+    @property
+    def iterations(self):
+        return self.g_optimizer.iterations
 
-    Returns:
-        ``local_n`` rows of the global draw.
-    """
-    ctx = tf.distribute.get_replica_context()
-    num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-    replica_id = ctx.replica_id_in_sync_group if ctx is not None else 0
-    global_noise = draw(local_n * num_replicas, tf.stack([tf.constant(int(seed), tf.int64), counter]))
-    start = tf.cast(replica_id, tf.int32) * local_n
-    return global_noise[start : start + local_n]
+    @property
+    def learning_rate(self):
+        return self.g_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        self.g_optimizer.learning_rate = learning_rate
+
+    def apply(self, grads, trainable_variables=None):
+        raise NotImplementedError("Apply each player's optimizer: model.g_optimizer or model.d_optimizer.")
+
+    def save_own_variables(self, store):
+        pass  # g_optimizer and d_optimizer are saved as the model's own attributes
+
+    def load_own_variables(self, store):
+        pass
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
@@ -207,8 +209,10 @@ class AdversarialModel(keras.Model):
                 on real data (0 disables it).
             clip_weights: clip every discriminator weight to
                 ``[-c, c]`` after each update (WGAN); ``None`` disables it.
-            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``,
-                ``steps_per_execution``, ``run_eagerly``).
+            **kwargs: passed to ``keras.Model.compile``: ``steps_per_execution``,
+                ``run_eagerly``, ``jit_compile`` (default: ``True`` on JAX, where
+                the step is one jitted function, ``False`` on TensorFlow, where
+                XLA made the DCGAN's transposed convolutions slower on CPU, and on torch).
         """
         if kwargs.get("loss") is not None or kwargs.get("optimizer") is not None:
             raise ValueError("Pass g_optimizer/d_optimizer and a loss name, not `optimizer`.")
@@ -230,9 +234,12 @@ class AdversarialModel(keras.Model):
 
         self.g_optimizer = self._make_optimizer(g_optimizer)
         self.d_optimizer = self._make_optimizer(d_optimizer)
-        kwargs.setdefault("jit_compile", False)  # XLA is slow for CPU transposed convs: opt in
-        # `self.optimizer` is the generator's optimizer: its `iterations` counts train steps.
-        super().compile(optimizer=self.g_optimizer, auto_scale_loss=False, **kwargs)
+        self._jit_compile_arg = kwargs.pop("jit_compile", None)
+        # `self.optimizer` holds both players; its `iterations` (the generator's) counts train steps.
+        super().compile(
+            optimizer=_PlayerOptimizers(self.g_optimizer, self.d_optimizer), auto_scale_loss=False,
+            jit_compile=_backend.jit_compile(self._jit_compile_arg), **kwargs,
+        )
         # Build both optimizers now, before the first (possibly distributed) step.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -254,12 +261,12 @@ class AdversarialModel(keras.Model):
 
         Args:
             num: number of vectors.
-            seed: integer seed; the same seed gives the same vectors.
+            seed: integer seed; the same seed gives the same vectors (on one backend).
 
         Returns:
             A float32 tensor ``[num, latent_dim]``.
         """
-        return self._draw_prior([int(num), self.latent_dim], tf.constant([int(seed), 0], tf.int64))
+        return self._draw_prior([int(num), self.latent_dim], np.array([int(seed), 0], np.int64))
 
     def generate(self, num, seed=0, labels=None, batch_size=256):
         """Generates ``num`` samples from noise drawn with ``seed``.
@@ -279,74 +286,70 @@ class AdversarialModel(keras.Model):
         Raises:
             ValueError: for labels on an unconditional model, or labels out of range.
         """
-        import numpy as np
-
         num = int(num)
         generator = self.ema_generator if self.ema_generator is not None else self.generator
-        z = self.sample_latent(num, seed)
         if self.num_classes:
             labels = np.arange(num) % self.num_classes if labels is None else np.broadcast_to(labels, (num,))
-            labels = tf.constant(np.asarray(labels, np.int32))
-            if labels.numpy().min() < 0 or labels.numpy().max() >= self.num_classes:
+            labels = np.asarray(labels, np.int32)
+            if labels.min() < 0 or labels.max() >= self.num_classes:
                 raise ValueError(
-                    f"labels must be in [0, {self.num_classes - 1}], got {sorted(set(labels.numpy().tolist()))}."
+                    f"labels must be in [0, {self.num_classes - 1}], got {sorted(set(labels.tolist()))}."
                 )
         elif labels is not None:
             raise ValueError("labels were given, but this model is not conditional (num_classes is None).")
         out = []
-        for i in range(0, num, batch_size):
-            inputs = [z[i : i + batch_size], labels[i : i + batch_size]] if self.num_classes else z[i : i + batch_size]
-            out.append(keras.ops.convert_to_numpy(generator(inputs, training=False)))
+        with _backend.no_grad():
+            z = self.sample_latent(num, seed)
+            for i in range(0, num, batch_size):
+                zi = z[i : i + batch_size]
+                inputs = [zi, ops.convert_to_tensor(labels[i : i + batch_size])] if self.num_classes else zi
+                out.append(ops.convert_to_numpy(generator(inputs, training=False)))
         return np.concatenate(out, axis=0)
 
     def _draw_prior(self, shape, seed):
         return draw_latent(self.prior, shape, seed)
 
     def _replica_noise(self, local_n, stream, counter, draw):
-        return replica_noise(self.seed, tf.cast(counter, tf.int64) * _NUM_STREAMS + stream, local_n, draw)
+        counter = ops.cast(counter, _backend.counter_dtype()) * _NUM_STREAMS + stream
+        return replica_noise(self.seed, counter, local_n, draw)
 
     def _latent(self, local_n, stream, counter):
-        return self._replica_noise(
-            local_n, stream, counter, lambda n, s: self._draw_prior(tf.stack([n, self.latent_dim]), s)
-        )
+        return self._replica_noise(local_n, stream, counter, lambda n, s: self._draw_prior([n, self.latent_dim], s))
 
-    # ------------------------------------------------------------- training
     def _fake_labels(self, local_n, counter):
         if not self.num_classes:
             return None
         return self._replica_noise(
             local_n, _STREAM_LABELS, counter,
-            lambda n, s: tf.random.stateless_uniform(
-                tf.stack([n]), s, 0, self.num_classes, dtype=tf.int32, alg="philox"
-            ),
+            lambda n, s: _backend.stateless_uniform([n], s, 0, self.num_classes, dtype="int32"),
         )
 
-    def train_step(self, data):
+    # ------------------------------------------------------------- training
+    @property
+    def _state_groups(self):
+        # The lists Keras' JAX trainer builds the step's state from, in its order.
+        return [self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
+                self.metrics_variables]
+
+    def _model_variables(self):
+        return self.trainable_variables + self.non_trainable_variables
+
+    def train_step(self, *args):
+        """One iteration of algorithm 13.1 (``train_step(data)``; ``train_step(state, data)`` on JAX)."""
+        return _backend.run_step(self, self._train_step, args, self._state_groups)
+
+    def _train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
         labels = None
         if self.num_classes:
             if not isinstance(data, (tuple, list)) or len(data) < 2:
                 raise ValueError("A conditional model (num_classes set) needs a dataset of (samples, labels).")
-            labels = tf.cast(data[1], tf.int32)
+            labels = ops.cast(data[1], "int32")
         k = self.d_steps
-        batch = tf.shape(real)[0]
-        static_batch = real.shape[0]
-        if static_batch is not None and static_batch % k != 0:
-            raise ValueError(
-                f"Each batch must hold d_steps * M samples; got a batch of {static_batch} "
-                f"with d_steps={k}. Batch the dataset by a multiple of d_steps."
-            )
-        if static_batch is None:
-            check = tf.debugging.assert_equal(
-                batch % k, 0,
-                message=f"Each batch must hold d_steps * M samples with d_steps={k}; "
-                "batch the dataset by a multiple of d_steps (drop_remainder=True).",
-            )
-            with tf.control_dependencies([check]):
-                real = tf.identity(real)
-                batch = tf.identity(batch)
-        m = batch // k
-        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        real = _backend.check_batch(real, k)
+        m = ops.shape(real)[0] // k
+        # Per-replica mean / replicas: the all-reduced sum of gradients is the global mean.
+        num_replicas = _backend.num_replicas_in_sync()
 
         # Stage 1: K discriminator updates, each on a fresh minibatch of M real
         # samples (a strided slice of the batch) and M fresh noise samples.
@@ -354,40 +357,49 @@ class AdversarialModel(keras.Model):
         for step in range(k):
             x = real[step::k]
             y = labels[step::k] if labels is not None else None
-            z = self._latent(m, _STREAM_D_NOISE, self.d_optimizer.iterations)
-            y_fake = self._fake_labels(m, self.d_optimizer.iterations)
-            with tf.GradientTape() as tape:
-                fake = self._g(z, y_fake)
+            counter = ops.convert_to_tensor(self.d_optimizer.iterations)  # read now, outside the loss's scope
+            z = self._latent(m, _STREAM_D_NOISE, counter)
+            y_fake = self._fake_labels(m, counter)
+
+            def d_objective(x=x, y=y, z=z, y_fake=y_fake, counter=counter):
+                fake = ops.stop_gradient(self._g(z, y_fake))
                 real_logits = self._d(x, y)
                 fake_logits = self._d(fake, y_fake)
-                d_loss = tf.reduce_mean(self._d_loss_fn(real_logits, fake_logits))
-                d_total = d_loss + self._penalties(x, fake, y, y_fake)
-                # Per-replica mean / replicas: the all-reduced sum is the global mean.
+                d_loss = ops.mean(self._d_loss_fn(real_logits, fake_logits))
+                d_total = d_loss + self._penalties(x, fake, y, counter)
                 scaled = self.d_optimizer.scale_loss(d_total / num_replicas)
-            grads = tape.gradient(scaled, d_vars)
-            self.d_optimizer.apply_gradients(zip(grads, d_vars))
-            if self.clip_weights is not None:
-                for v in d_vars:
-                    v.assign(tf.clip_by_value(v, -self.clip_weights, self.clip_weights))
-            self.d_loss_tracker.update_state(d_loss)
-            self.d_real_tracker.update_state(self._d_output(real_logits))
-            self.d_fake_tracker.update_state(self._d_output(fake_logits))
+                return scaled, (d_loss, real_logits, fake_logits)
+
+            _, (d_loss, real_logits, fake_logits), grads = _backend.value_and_grad(
+                d_objective, d_vars, self._model_variables
+            )
+            with _backend.no_grad():
+                self.d_optimizer.apply(grads, d_vars)
+                if self.clip_weights is not None:
+                    for v in d_vars:
+                        v.assign(ops.clip(v, -self.clip_weights, self.clip_weights))
+                self.d_loss_tracker.update_state(d_loss)
+                self.d_real_tracker.update_state(self._d_output(real_logits))
+                self.d_fake_tracker.update_state(self._d_output(fake_logits))
 
         # Stage 2: one generator update on M fresh noise samples.
         g_vars = self.generator.trainable_variables
-        z = self._latent(m, _STREAM_G_NOISE, self.g_optimizer.iterations)
-        y_fake = self._fake_labels(m, self.g_optimizer.iterations + (1 << 40))
-        with tf.GradientTape() as tape:
-            fake = self._g(z, y_fake)
-            fake_logits = self._d(fake, y_fake)
-            g_loss = tf.reduce_mean(self._g_loss_fn(fake_logits))
-            scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
-        grads = tape.gradient(scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        if self.ema_generator is not None:
-            self._update_ema()
-        self.g_loss_tracker.update_state(g_loss)
-        return _keras_compat.step_logs(self.distribute_strategy, {m_.name: m_.result() for m_ in self.metrics})
+        counter = ops.convert_to_tensor(self.g_optimizer.iterations)
+        z = self._latent(m, _STREAM_G_NOISE, counter)
+        y_fake = self._fake_labels(m, ops.cast(counter, _backend.counter_dtype()) + _G_LABEL_OFFSET[_backend.counter_dtype()])
+
+        def g_objective():
+            fake_logits = self._d(self._g(z, y_fake), y_fake)
+            g_loss = ops.mean(self._g_loss_fn(fake_logits))
+            return self.g_optimizer.scale_loss(g_loss / num_replicas), g_loss
+
+        _, g_loss, grads = _backend.value_and_grad(g_objective, g_vars, self._model_variables)
+        with _backend.no_grad():
+            self.g_optimizer.apply(grads, g_vars)
+            if self.ema_generator is not None:
+                self._update_ema()
+            self.g_loss_tracker.update_state(g_loss)
+        return {m_.name: m_.result() for m_ in self.metrics}
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Both players and both optimizers are built already: nothing to trace.
@@ -402,36 +414,35 @@ class AdversarialModel(keras.Model):
             if w.trainable:
                 ema.assign(decay * ema + (1.0 - decay) * w)
             else:  # batch-norm statistics are copied, not averaged
-                ema.assign(w)
+                ema.assign(ops.copy(w))
 
     def _d_output(self, logits):
-        logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
-        return tf.sigmoid(logits) if self._sigmoid_output else logits
+        logits = ops.cast(ops.reshape(logits, [-1]), "float32")
+        return ops.sigmoid(logits) if self._sigmoid_output else logits
 
-    def _penalties(self, real, fake, real_labels=None, fake_labels=None):
+    def _penalties(self, real, fake, real_labels=None, counter=0):
         """Gradient penalties on the discriminator, computed in float32 (tensorflow #48662)."""
-        total = tf.constant(0.0, tf.float32)
+        total = 0.0
         if self.gradient_penalty > 0:
             eps = self._replica_noise(
-                tf.shape(real)[0], _STREAM_PENALTY, self.d_optimizer.iterations,
-                lambda n, s: tf.random.stateless_uniform(tf.stack([n]), s, alg="philox"),  # U(0, 1), not a normal
+                ops.shape(real)[0], _STREAM_PENALTY, counter,
+                lambda n, s: _backend.stateless_uniform([n], s),  # U(0, 1), not a normal
             )
-            eps = tf.reshape(eps, [-1] + [1] * (len(real.shape) - 1))
-            real32, fake32 = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+            eps = ops.reshape(eps, [-1] + [1] * (len(real.shape) - 1))
+            real32, fake32 = ops.cast(real, "float32"), ops.cast(fake, "float32")
             x_hat = eps * real32 + (1.0 - eps) * fake32
             norms = self._input_gradient_norms(x_hat, real_labels)
-            total += self.gradient_penalty * tf.reduce_mean(tf.square(norms - 1.0))
+            total = total + self.gradient_penalty * ops.mean(ops.square(norms - 1.0))
         if self.r1_gamma > 0:
-            norms = self._input_gradient_norms(tf.cast(real, tf.float32), real_labels)
-            total += 0.5 * self.r1_gamma * tf.reduce_mean(tf.square(norms))
+            norms = self._input_gradient_norms(ops.cast(real, "float32"), real_labels)
+            total = total + 0.5 * self.r1_gamma * ops.mean(ops.square(norms))
         return total
 
     def _input_gradient_norms(self, x, labels=None):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            total = tf.reduce_sum(tf.cast(self._d(x, labels), tf.float32))
-        grads = tape.gradient(total, x)
-        return tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(x)[0], -1])), axis=1) + 1e-12)
+        grads = _backend.input_gradient(
+            lambda x_: ops.sum(ops.cast(self._d(x_, labels), "float32")), x, self._model_variables
+        )
+        return ops.sqrt(ops.sum(ops.square(ops.reshape(grads, [ops.shape(x)[0], -1])), axis=1) + 1e-12)
 
     # ------------------------------------------------------- serialization
     def get_config(self):
@@ -464,7 +475,7 @@ class AdversarialModel(keras.Model):
             "gradient_penalty": self.gradient_penalty,
             "r1_gamma": self.r1_gamma,
             "clip_weights": self.clip_weights,
-            "jit_compile": bool(self.jit_compile),
+            "jit_compile": self._jit_compile_arg,  # None: the loading backend's default
             "steps_per_execution": int(self.steps_per_execution),
         }
 
@@ -559,6 +570,3 @@ def DCGAN(
         latent_dim=latent_dim, prior=prior, seed=seed, num_classes=num_classes, ema_decay=ema_decay, name=name,
     )
 
-
-# The VAE of seed section 6.2 lives in keras_gan/vae.py (it uses draw_latent above).
-from keras_gan.vae import VAE  # noqa: E402,F401

@@ -18,8 +18,13 @@ lower bound, with the reparameterization ``z = mu + sigma * eps``,
 
     ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || p(z))  <=  log p(x)
 
-(optionally ``beta * KL``, the beta-VAE). Every term is a TFP distribution's
-``log_prob`` or ``tfd.kl_divergence`` (closed form for two diagonal Gaussians).
+(optionally ``beta * KL``, the beta-VAE). The terms are the closed forms of
+the Gaussian and Bernoulli log-densities and of the KL divergence between
+two diagonal Gaussians, written with ``keras.ops`` so the VAE trains on every
+Keras backend (TFP has no PyTorch substrate); ``tests/test_vae.py`` checks
+them against TFP's ``log_prob`` and ``tfd.kl_divergence``, and
+:meth:`VAE.posterior` and friends return the TFP distributions themselves
+on the TensorFlow backend.
 
 Density estimation (:meth:`VAE.log_likelihood`): the importance-weighted bound
 of Burda et al. (2016) with ``K`` samples from ``q``::
@@ -47,13 +52,11 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
+from keras import ops
 
-from keras_gan.models import draw_latent, replica_noise
+from keras_gan.models import _backend
+from keras_gan.models.noise import draw_latent, replica_noise
 from keras_gan.optimizers import FusedAdam
-
-tfd = tfp.distributions
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 
@@ -61,6 +64,7 @@ LIKELIHOODS = ("gaussian", "bernoulli")
 _STREAM_TRAIN, _STREAM_TEST, _STREAM_IW = 0, 1, 2
 _NUM_STREAMS = 3
 _MIN_SCALE = 1e-4  # floor of the encoder's sigma, for a finite log q
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 # ------------------------------------------------------------------ builders
@@ -291,14 +295,16 @@ class VAE(keras.Model):
 
         Args:
             optimizer: an optimizer (instance, name or config); default FusedAdam(1e-3).
-            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``,
-                ``steps_per_execution``, ``run_eagerly``); no ``loss``: the loss is the ELBO.
+            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``: default
+                ``True`` on JAX, ``False`` elsewhere; ``steps_per_execution``,
+                ``run_eagerly``); no ``loss``: the loss is the ELBO.
         """
         if kwargs.get("loss") is not None:
             raise ValueError(f"A VAE's loss is its negative ELBO; got loss={kwargs['loss']!r}.")
         kwargs.pop("loss", None)
         optimizer = keras.optimizers.get(optimizer if optimizer is not None else FusedAdam(1e-3))
-        kwargs.setdefault("jit_compile", False)
+        self._jit_compile_arg = kwargs.pop("jit_compile", None)
+        kwargs["jit_compile"] = _backend.jit_compile(self._jit_compile_arg)
         kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, **kwargs)
         # Build the optimizer now, before the first (possibly distributed) step.
@@ -309,7 +315,7 @@ class VAE(keras.Model):
             return None
         return {
             "optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "jit_compile": bool(self.jit_compile),
+            "jit_compile": self._jit_compile_arg,  # None: the loading backend's default
             "steps_per_execution": int(self.steps_per_execution),
         }
 
@@ -319,41 +325,66 @@ class VAE(keras.Model):
         self.compile(**config)
 
     # ---------------------------------------------------------- distributions
+    def _posterior_params(self, x, training=False):
+        """``(mu, sigma)`` of ``q(z | x)``, float32 ``[batch, latent_dim]`` each."""
+        params = ops.cast(self.encoder(x, training=training), "float32")
+        loc, raw = ops.split(params, 2, axis=-1)
+        return loc, ops.softplus(raw) + _MIN_SCALE
+
     def posterior(self, x, training=False):
-        """``q(z | x)`` as a ``tfd.MultivariateNormalDiag`` with batch shape ``[batch]``."""
-        params = tf.cast(self.encoder(x, training=training), tf.float32)
-        loc, raw = tf.split(params, 2, axis=-1)
-        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.nn.softplus(raw) + _MIN_SCALE)
+        """``q(z | x)`` as a ``tfd.MultivariateNormalDiag`` with batch shape ``[batch]`` (TensorFlow backend)."""
+        tfd = _tfd()
+        loc, scale = self._posterior_params(x, training)
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
 
     def prior_distribution(self):
-        """``p(z) = N(0, I)`` as a ``tfd.MultivariateNormalDiag``."""
-        return tfd.MultivariateNormalDiag(loc=tf.zeros([self.latent_dim]), scale_diag=tf.ones([self.latent_dim]))
+        """``p(z) = N(0, I)`` as a ``tfd.MultivariateNormalDiag`` (TensorFlow backend)."""
+        tfd = _tfd()
+        return tfd.MultivariateNormalDiag(loc=np.zeros([self.latent_dim], np.float32),
+                                          scale_diag=np.ones([self.latent_dim], np.float32))
 
     def likelihood_scale(self):
         """The Gaussian likelihood's standard deviation (a float32 scalar tensor)."""
         if self.log_scale is not None:
-            return tf.exp(tf.cast(self.log_scale, tf.float32))
-        return tf.constant(self.scale if self.scale is not None else 1.0, tf.float32)
+            return ops.exp(ops.cast(self.log_scale, "float32"))
+        return ops.convert_to_tensor(self.scale if self.scale is not None else 1.0, "float32")
 
     def decode_distribution(self, z, training=False):
-        """``p(x | z)``: an ``Independent`` Normal or Bernoulli with event shape ``sample_shape``."""
-        out = tf.cast(self.decoder(z, training=training), tf.float32)
+        """``p(x | z)``: an ``Independent`` Normal or Bernoulli with event shape ``sample_shape`` (TensorFlow)."""
+        tfd = _tfd()
+        out = ops.cast(self.decoder(z, training=training), "float32")
         if self.likelihood == "gaussian":
             base = tfd.Normal(loc=out, scale=self.likelihood_scale())
         else:
-            base = tfd.Bernoulli(logits=out, dtype=tf.float32)
+            base = tfd.Bernoulli(logits=out, dtype="float32")
         return tfd.Independent(base, reinterpreted_batch_ndims=len(self.sample_shape))
 
+    def _log_likelihood(self, out, targets):
+        """``log p(x | z)`` summed over the sample's dimensions, from the decoder output ``out``.
+
+        Gaussian: ``-0.5 ((x - mu) / s)^2 - log s - 0.5 log 2 pi``; Bernoulli with
+        logits ``l``: ``x l - softplus(l)``. ``out`` may carry leading sample axes.
+        """
+        if self.likelihood == "gaussian":
+            scale = self.likelihood_scale()
+            per_dim = -0.5 * ops.square((targets - out) / scale) - ops.log(scale) - _HALF_LOG_2PI
+        else:
+            per_dim = targets * out - ops.softplus(out)
+        axes = tuple(range(-len(self.sample_shape), 0))
+        return ops.sum(per_dim, axis=axes)
+
     def _targets(self, x):
-        x = tf.cast(x, tf.float32)
+        x = ops.cast(x, "float32")
         return x if self.likelihood == "gaussian" else (x + 1.0) / 2.0
 
     def _terms(self, x, eps, training=False):
         """Per-example ``(log p(x | z), KL(q || p))`` with ``z = mu + sigma * eps``."""
-        q = self.posterior(x, training=training)
-        z = q.loc + q.stddev() * eps  # reparameterization trick
-        reconstruction = self.decode_distribution(z, training=training).log_prob(self._targets(x))
-        kl = tfd.kl_divergence(q, self.prior_distribution())
+        loc, scale = self._posterior_params(x, training)
+        z = loc + scale * eps  # reparameterization trick
+        out = ops.cast(self.decoder(z, training=training), "float32")
+        reconstruction = self._log_likelihood(out, self._targets(x))
+        # KL(N(mu, diag s^2) || N(0, I)) = sum 0.5 (mu^2 + s^2 - 1) - log s, in closed form.
+        kl = ops.sum(0.5 * (ops.square(loc) + ops.square(scale) - 1.0) - ops.log(scale), axis=-1)
         return reconstruction, kl
 
     def elbo(self, x, noise=None, seed=0):
@@ -370,11 +401,13 @@ class VAE(keras.Model):
             (``reconstruction - kl``), ``reconstruction`` (``log p(x | z)``)
             and ``kl`` (``KL(q(z | x) || p(z))``, closed form).
         """
-        x = tf.convert_to_tensor(x, tf.float32)
+        x = ops.convert_to_tensor(np.asarray(x, np.float32))
         if noise is None:
-            noise = draw_latent("normal", [int(x.shape[0]), self.latent_dim], tf.constant([int(seed), 1], tf.int64))
-        reconstruction, kl = self._terms(x, tf.convert_to_tensor(noise, tf.float32))
-        return {"elbo": (reconstruction - kl).numpy(), "reconstruction": reconstruction.numpy(), "kl": kl.numpy()}
+            noise = draw_latent("normal", [int(x.shape[0]), self.latent_dim], np.array([int(seed), 1], np.int64))
+        with _backend.no_grad():
+            reconstruction, kl = self._terms(x, ops.cast(ops.convert_to_tensor(noise), "float32"))
+        reconstruction, kl = ops.convert_to_numpy(reconstruction), ops.convert_to_numpy(kl)
+        return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
 
     # ----------------------------------------------------------- density
     def log_likelihood(self, x, num_samples=1000, seed=0, batch_size=None):
@@ -404,31 +437,31 @@ class VAE(keras.Model):
         k = int(num_samples)
         if k < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
-        x = tf.convert_to_tensor(x, tf.float32)
+        x = np.asarray(ops.convert_to_numpy(x), np.float32)
         n = int(x.shape[0])
         batch_size = int(batch_size or max(1, 8192 // k))
         out = []
-        for chunk, start in enumerate(range(0, n, batch_size)):
-            seed_pair = tf.constant([int(seed), chunk * _NUM_STREAMS + _STREAM_IW], tf.int64)
-            out.append(self._iw_bound(x[start : start + batch_size], k, seed_pair).numpy())
+        with _backend.no_grad():
+            for chunk, start in enumerate(range(0, n, batch_size)):
+                seed_pair = np.array([int(seed), chunk * _NUM_STREAMS + _STREAM_IW], np.int64)
+                out.append(self._iw_bound(ops.convert_to_tensor(x[start : start + batch_size]), k, seed_pair))
         return np.concatenate(out).astype(np.float64) if out else np.zeros([0])
 
     def _iw_bound(self, x, k, seed):
-        q = self.posterior(x)
-        b = tf.shape(x)[0]
-        eps = draw_latent("normal", tf.stack([k, b, self.latent_dim]), seed)
-        z = q.loc + q.stddev() * eps  # [K, b, latent]
-        log_q = q.log_prob(z)
-        log_prior = self.prior_distribution().log_prob(z)
-        out = self.decoder(tf.reshape(z, [-1, self.latent_dim]), training=False)
-        out = tf.reshape(tf.cast(out, tf.float32), tf.concat([[k, b], tf.shape(out)[1:]], 0))
-        if self.likelihood == "gaussian":
-            base = tfd.Normal(loc=out, scale=self.likelihood_scale())
-        else:
-            base = tfd.Bernoulli(logits=out, dtype=tf.float32)
-        log_lik = tfd.Independent(base, len(self.sample_shape)).log_prob(self._targets(x))
-        log_w = tf.cast(log_lik + log_prior - log_q, tf.float64)
-        return tf.reduce_logsumexp(log_w, axis=0) - tf.math.log(tf.cast(k, tf.float64))
+        loc, scale = self._posterior_params(x)
+        b = int(x.shape[0])
+        eps = draw_latent("normal", [k, b, self.latent_dim], seed)
+        z = loc + scale * eps  # [K, b, latent]
+        # log q(z | x) and log p(z): diagonal Gaussians; (z - mu) / sigma = eps.
+        log_q = ops.sum(-0.5 * ops.square((z - loc) / scale) - ops.log(scale) - _HALF_LOG_2PI, axis=-1)
+        log_prior = ops.sum(-0.5 * ops.square(z) - _HALF_LOG_2PI, axis=-1)
+        out = self.decoder(ops.reshape(z, [-1, self.latent_dim]), training=False)
+        out = ops.reshape(ops.cast(out, "float32"), [k, b, *self.sample_shape])
+        log_lik = self._log_likelihood(out, self._targets(x))
+        # float64 for the sum over K (numpy: JAX disables float64 by default).
+        log_w = ops.convert_to_numpy(log_lik + log_prior - log_q).astype(np.float64)
+        peak = log_w.max(axis=0)
+        return peak + np.log(np.exp(log_w - peak).sum(axis=0)) - math.log(k)
 
     # ------------------------------------------------------------ sampling
     def sample_latent(self, num, seed):
@@ -442,7 +475,7 @@ class VAE(keras.Model):
         Returns:
             A float32 tensor ``[num, latent_dim]``.
         """
-        return draw_latent("normal", [int(num), self.latent_dim], tf.constant([int(seed), 0], tf.int64))
+        return draw_latent("normal", [int(num), self.latent_dim], np.array([int(seed), 0], np.int64))
 
     def generate(self, num, seed=0, labels=None, batch_size=256):
         """Decoder means of ``num`` prior samples drawn with ``seed``.
@@ -474,28 +507,29 @@ class VAE(keras.Model):
         Returns:
             A numpy array of the shape of ``x``.
         """
-        x = tf.convert_to_tensor(x, tf.float32)
-        mu = tf.concat([self.posterior(x[i : i + batch_size]).loc for i in range(0, int(x.shape[0]), batch_size)], 0)
-        return self._map(self.generator, mu, batch_size)
+        x = np.asarray(ops.convert_to_numpy(x), np.float32)
+        with _backend.no_grad():
+            mu = [ops.convert_to_numpy(self._posterior_params(ops.convert_to_tensor(x[i : i + batch_size]))[0])
+                  for i in range(0, int(x.shape[0]), batch_size)]
+        return self._map(self.generator, np.concatenate(mu, 0), batch_size)
 
     @staticmethod
     def _map(model, inputs, batch_size):
-        out = [keras.ops.convert_to_numpy(model(inputs[i : i + batch_size], training=False))
-               for i in range(0, int(inputs.shape[0]), batch_size)]
+        with _backend.no_grad():
+            out = [ops.convert_to_numpy(model(inputs[i : i + batch_size], training=False))
+                   for i in range(0, int(inputs.shape[0]), batch_size)]
         return np.concatenate(out, axis=0) if out else np.zeros([0])
 
     def call(self, x, training=False):
         """Reconstructs ``x``: the decoder mean at the posterior mean."""
-        mu = self.posterior(x, training=training).loc
+        mu, _ = self._posterior_params(x, training=training)
         return self.generator(mu, training=training)
 
     # ------------------------------------------------------------ training
     def _noise(self, local_n, stream, counter):
         """This replica's slice of a global N(0, I) batch (see :func:`keras_gan.models.replica_noise`)."""
-        return replica_noise(
-            self.seed, tf.cast(counter, tf.int64) * _NUM_STREAMS + stream, local_n,
-            lambda n, s: draw_latent("normal", tf.stack([n, self.latent_dim]), s),
-        )
+        counter = ops.cast(counter, _backend.counter_dtype()) * _NUM_STREAMS + stream
+        return replica_noise(self.seed, counter, local_n, lambda n, s: draw_latent("normal", [n, self.latent_dim], s))
 
     def _update_metrics(self, reconstruction, kl):
         self.elbo_tracker.update_state(reconstruction - kl)
@@ -503,26 +537,44 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl)
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def _model_variables(self):
+        return self.trainable_variables + self.non_trainable_variables
+
+    def train_step(self, *args):
+        """One gradient step on the negative ELBO (``train_step(state, data)`` on JAX)."""
+        groups = [self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
+                  self.metrics_variables]
+        return _backend.run_step(self, self._train_step, args, groups)
+
+    def test_step(self, *args):
+        """The ELBO terms on a batch, no update (``test_step(state, data)`` on JAX)."""
+        groups = [self.trainable_variables, self.non_trainable_variables, self.metrics_variables]
+        return _backend.run_step(self, self._test_step, args, groups)
+
+    def _train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
-        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        eps = self._noise(tf.shape(x)[0], _STREAM_TRAIN, self.optimizer.iterations)
+        num_replicas = _backend.num_replicas_in_sync()
+        eps = self._noise(ops.shape(x)[0], _STREAM_TRAIN, self.optimizer.iterations)
         variables = self.trainable_variables
-        with tf.GradientTape() as tape:
+
+        def objective():
             reconstruction, kl = self._terms(x, eps, training=True)
             # Negative (beta-weighted) ELBO, averaged over this replica's examples.
-            loss = -tf.reduce_mean(reconstruction - self.beta * kl)
+            loss = -ops.mean(reconstruction - self.beta * kl)
             # Per-replica mean / replicas: the all-reduced sum is the global mean.
-            scaled = self.optimizer.scale_loss(loss / tf.cast(num_replicas, loss.dtype))
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(zip(grads, variables))
-        return self._update_metrics(reconstruction, kl)
+            return self.optimizer.scale_loss(loss / num_replicas), (reconstruction, kl)
 
-    def test_step(self, data):
+        _, (reconstruction, kl), grads = _backend.value_and_grad(objective, variables, self._model_variables)
+        with _backend.no_grad():
+            self.optimizer.apply(grads, variables)
+            return self._update_metrics(reconstruction, kl)
+
+    def _test_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
-        eps = self._noise(tf.shape(x)[0], _STREAM_TEST, 0)
-        reconstruction, kl = self._terms(x, eps, training=False)
-        return self._update_metrics(reconstruction, kl)
+        eps = self._noise(ops.shape(x)[0], _STREAM_TEST, 0)
+        with _backend.no_grad():
+            reconstruction, kl = self._terms(x, eps, training=False)
+            return self._update_metrics(reconstruction, kl)
 
     # ------------------------------------------------------- serialization
     def get_config(self):
@@ -544,6 +596,18 @@ class VAE(keras.Model):
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
         return cls(**config)
+
+
+def _tfd():
+    """``tfp.distributions``, for the TFP views of the VAE's distributions (TensorFlow backend only)."""
+    if _backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "VAE.posterior / prior_distribution / decode_distribution return TFP distributions and need the "
+            f"TensorFlow backend (this is {_backend.backend()!r}); training, elbo and log_likelihood run on any."
+        )
+    import tensorflow_probability as tfp
+
+    return tfp.distributions
 
 
 def density_report(model, x, num_samples=1000, seed=0):
