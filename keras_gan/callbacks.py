@@ -1,4 +1,4 @@
-"""Keras callbacks for GAN runs: sample grids, atomic checkpoints, history, a NaN guard.
+"""Keras callbacks for GAN runs: sample grids, verified checkpoints, history, a NaN guard, a signal stop.
 
 They are ordinary ``keras.callbacks.Callback`` objects and work with any
 :class:`~keras_gan.models.AdversarialModel` under ``model.fit``.
@@ -43,10 +43,11 @@ class SampleGrid(keras.callbacks.Callback):
         self.seed = int(seed)
         self.every = int(every)
         self.reference = reference
+        self.stopped = False  # set by StopOnSignal after a mid-epoch stop
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        if not _due(self, done):
+        if self.stopped or not _due(self, done):
             return
         from keras_gan.images import save_samples
 
@@ -96,38 +97,182 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Saves the whole model (both players, both optimizers) every ``every`` epochs.
+    """Saves the whole model (both players, both optimizers) every ``every`` epochs and ``every_steps`` steps.
 
-    Files are ``checkpoints/epoch-NNNN.keras``, written to a temporary name and
-    renamed, so a process killed mid-write leaves the previous checkpoint
-    intact. Only the newest ``keep`` are kept. Nothing is saved after a
-    :class:`NaNGuard` stop.
+    Files are ``checkpoints/epoch-NNNN.keras`` after whole epochs and
+    ``checkpoints/epoch-NNNN-step-SSSSSS.keras`` mid-epoch (NNNN epochs done plus
+    SSSSSS steps of the next), written to a temporary name, reopened and checked,
+    renamed, and their SHA-256 recorded beside them (:mod:`keras_gan.checkpointing`),
+    so a process killed mid-write leaves the previous checkpoint intact and a
+    damaged file is never taken for good. Only the newest ``keep`` are kept.
+    Nothing is saved after a :class:`NaNGuard` stop or a :class:`StopOnSignal`
+    stop mid-epoch (that one saves its own).
+
+    This, not ``keras.callbacks.BackupAndRestore``: that keeps one unverified
+    backup, deletes it when ``fit`` ends, and cannot fall back to an older one.
 
     Args:
         run_dir: the run directory.
         every: epochs between checkpoints (the last epoch is always saved).
         keep: checkpoints to keep.
         guard: an optional :class:`NaNGuard`.
+        every_steps: training steps between mid-epoch checkpoints (``None``: none).
+        steps_per_epoch: steps of one whole epoch (needed with ``every_steps``).
+        resume_at: ``(epoch, step)`` the fit starts from (a mid-epoch resume
+            starts its first epoch ``step`` steps in).
     """
 
-    def __init__(self, run_dir, every=1, keep=2, guard=None):
+    def __init__(self, run_dir, every=1, keep=2, guard=None, every_steps=None, steps_per_epoch=None,
+                 resume_at=(0, 0)):
         super().__init__()
         self.run_dir = run_dir
         self.every = int(every)
         self.keep = int(keep)
         self.guard = guard
+        self.every_steps = int(every_steps) if every_steps else None
+        self.steps_per_epoch = steps_per_epoch
+        self.resume_at = tuple(resume_at)
+        self.stopped = False  # set by StopOnSignal after a mid-epoch stop
+        self.epoch, self.position = self.resume_at
+        self._last_global = self._global()
+        self.last_saved = None
+
+    def _global(self):
+        return self.epoch * (self.steps_per_epoch or 0) + self.position
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.position = self.resume_at[1] if epoch == self.resume_at[0] else 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.position = (self.resume_at[1] if self.epoch == self.resume_at[0] else 0) + batch + 1
+        if not self.every_steps or (self.guard is not None and self.guard.failed):
+            return
+        if self.steps_per_epoch and self.position >= self.steps_per_epoch:
+            return  # the epoch-end checkpoint covers it
+        if self._global() // self.every_steps > self._last_global // self.every_steps:
+            self.save(self.epoch, self.position, logs)
+
+    def save(self, epoch, step=0, logs=None):
+        """Writes the checkpoint at (``epoch`` whole epochs, ``step`` more steps); prunes old ones."""
+        from keras_gan import checkpointing
+
+        written = checkpointing.save_checkpoint(self.model, self.run_dir, epoch, step,
+                                                self.steps_per_epoch, logs)
+        self.last_saved = (epoch, step)
+        self._last_global = epoch * (self.steps_per_epoch or 0) + step
+        checkpointing.prune_checkpoints(self.run_dir, self.keep)
+        return written
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.guard is not None and self.guard.failed:
+        if (self.guard is not None and self.guard.failed) or self.stopped:
             return
         done = epoch + 1
-        if not _due(self, done):
+        self.epoch, self.position = done, 0
+        steps_due = self.every_steps and self._global() // self.every_steps > self._last_global // self.every_steps
+        if not (_due(self, done) or steps_due):
             return
-        path = runs.checkpoint_path(self.run_dir, done)
-        with runs.atomic_path(path) as tmp:
-            self.model.save(tmp)
-        for _, old in runs.checkpoints(self.run_dir)[: -self.keep]:
-            os.remove(old)
+        self.save(done, 0)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """SIGTERM or SIGINT during ``fit``: finish the step, save a checkpoint, write history, stop.
+
+    The signal only sets a flag; after the running step the callback writes a
+    mid-epoch checkpoint through ``checkpoint`` (or lets the epoch-end one be
+    written if the step ended an epoch), rewrites ``history.json`` through
+    ``history`` and sets ``model.stop_training``. The previous handlers are put
+    back at the first signal, so a second one acts at once (the last complete
+    checkpoint survives: every file is renamed into place). ``keras-gan train``
+    then exits with :data:`keras_gan.checkpointing.EXIT_INTERRUPTED` (75).
+
+    Args:
+        checkpoint: the run's :class:`Checkpoint`.
+        history: the run's :class:`HistoryWriter` (optional).
+        signals: the signals to catch.
+        others: callbacks with a ``stopped`` flag (e.g. :class:`SampleGrid`) that
+            must skip the end of an epoch cut short.
+
+    Attributes:
+        stopped: ``None``, or ``{"signal", "epoch", "step", "checkpoint"}`` after a stop.
+    """
+
+    def __init__(self, checkpoint, history=None, signals=None, others=()):
+        super().__init__()
+        import signal
+
+        self.checkpoint = checkpoint
+        self.history = history
+        self.others = tuple(others)
+        self.signals = tuple(signals or (signal.SIGTERM, signal.SIGINT))
+        self.received = None
+        self.stopped = None
+        self._previous = {}
+
+    def install(self):
+        """Installs the handlers (main thread only; elsewhere this does nothing)."""
+        import signal
+        import threading
+
+        if self._previous or threading.current_thread() is not threading.main_thread():
+            return
+        for s in self.signals:
+            self._previous[s] = signal.signal(s, self._handle)
+
+    def uninstall(self):
+        """Puts the previous handlers back."""
+        import signal
+
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        self.received = signum
+        self.uninstall()
+
+    def on_train_begin(self, logs=None):
+        if self.stopped is None:
+            self.install()
+
+    def _stop(self, epoch, step, path):
+        import signal
+
+        self.stopped = {"signal": signal.Signals(self.received).name, "epoch": epoch, "step": step,
+                        "checkpoint": path}
+        if self.history is not None:
+            self.history.flush()
+        self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received is None or self.stopped is not None:
+            return
+        ck = self.checkpoint
+        if ck.guard is not None and ck.guard.failed:
+            return
+        if ck.steps_per_epoch and ck.position >= ck.steps_per_epoch:
+            return  # the step ended an epoch: stop after the epoch-end callbacks (on_epoch_end)
+        for cb in (ck, self.history, *self.others):
+            if cb is not None:
+                cb.stopped = True
+        written = ck.save(ck.epoch, ck.position, logs)
+        self._stop(ck.epoch, ck.position, written.path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.received is None or self.stopped is not None:
+            return
+        ck = self.checkpoint
+        if ck.guard is not None and ck.guard.failed:
+            return
+        if ck.last_saved != (epoch + 1, 0):
+            ck.save(epoch + 1, 0)
+        from keras_gan import checkpointing
+
+        self._stop(epoch + 1, 0, os.path.join(self.checkpoint.run_dir, "checkpoints",
+                                              checkpointing.checkpoint_name(epoch + 1)))
+
+    def on_train_end(self, logs=None):
+        self.uninstall()
 
 
 class HistoryWriter(keras.callbacks.Callback):
@@ -139,22 +284,45 @@ class HistoryWriter(keras.callbacks.Callback):
     Args:
         path: the JSON file.
         guard: an optional :class:`NaNGuard`; a failed epoch is not recorded.
+        partial: after a mid-epoch resume, the sidecar of the checkpoint it
+            started from (``{"epoch", "step", "steps_per_epoch", "logs"}``): that
+            epoch's means are completed with the running means recorded there.
     """
 
-    def __init__(self, path, guard=None):
+    def __init__(self, path, guard=None, partial=None):
         super().__init__()
         self.path = path
         self.guard = guard
+        self.partial = partial
+        self.stopped = False  # set by StopOnSignal after a mid-epoch stop
         self.history = {"epoch": []}
+        self._loaded = False
 
     def on_train_begin(self, logs=None):
-        if os.path.isfile(self.path):
+        if not self._loaded and os.path.isfile(self.path):
             with open(self.path) as fh:
                 self.history = json.load(fh)
+        self._loaded = True
+
+    def flush(self):
+        """Writes the epochs recorded so far (atomically)."""
+        runs.write_json(self.path, self.history)
+
+    def _complete(self, epoch, logs):
+        # A mid-epoch resume ran only the last steps of this epoch: fold in the running
+        # means the checkpoint recorded for its first steps, so the epoch's means cover all of it.
+        p = self.partial
+        if not p or p.get("epoch") != epoch or not p.get("step") or not p.get("steps_per_epoch"):
+            return logs
+        k, n = p["step"], p["steps_per_epoch"]
+        before = p.get("logs") or {}
+        return {name: (float(before[name]) * k + float(v) * (n - k)) / n if name in before else v
+                for name, v in (logs or {}).items()}
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.guard is not None and self.guard.failed:
+        if (self.guard is not None and self.guard.failed) or self.stopped:
             return
+        logs = self._complete(epoch, logs)
         done = epoch + 1
         keep = [i for i, e in enumerate(self.history.get("epoch", [])) if e < done]
         history = {k: [v[i] for i in keep] for k, v in self.history.items()}

@@ -80,14 +80,22 @@ class TrainConfig:
     r1_gamma: float = _opt(0.0, minimum=0.0)
     clip_weights: typing.Optional[float] = _opt(None, minimum=0.0, doc="WGAN weight clipping bound")
     seed: int = _opt(0)
-    strategy: str = _opt("default", choices=("default", "mirrored", "multiworker", "tpu"),
-                         doc="tf.distribute strategy; multiworker reads TF_CONFIG")
+    backend: typing.Optional[str] = _opt(
+        None, choices=(None, "jax", "tensorflow", "torch"),
+        doc="Keras backend when neither --backend nor KERAS_BACKEND is given (null: tensorflow)")
+    strategy: str = _opt(
+        "default", choices=("default", "mirrored", "multiworker", "tpu", "data_parallel", "model_parallel"),
+        doc="TensorFlow: tf.distribute strategy (multiworker reads TF_CONFIG); JAX: keras.distribution")
+    model_parallel_size: typing.Optional[int] = _opt(
+        None, minimum=1, doc="model_parallel: devices each weight is sharded over (null: all)")
     tpu: typing.Optional[str] = _opt(None, doc="TPU name or grpc:// address for strategy 'tpu' (null: local/auto)")
     mixed_precision: typing.Optional[str] = _opt(None, choices=(None, "mixed_float16", "mixed_bfloat16"))
-    jit_compile: bool = _opt(False)
+    jit_compile: typing.Optional[bool] = _opt(None, doc="null: the backend's default (JAX jitted, others not)")
     steps_per_execution: int = _opt(1, minimum=1)
     sample_every: int = _opt(1, minimum=1, doc="epochs between sample grids")
     checkpoint_every: int = _opt(1, minimum=1, doc="epochs between checkpoints")
+    checkpoint_every_steps: typing.Optional[int] = _opt(
+        None, minimum=1, doc="training steps between mid-epoch checkpoints (null: epoch ends only)")
     keep_checkpoints: int = _opt(2, minimum=1)
     num_sample_images: int = _opt(64, minimum=1)
 

@@ -8,7 +8,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from keras_gan import callbacks, config as config_lib, data, runs
+from keras_gan import callbacks, checkpointing, config as config_lib, data, runs
 
 
 @dataclasses.dataclass
@@ -22,6 +22,9 @@ class TrainResult:
         epochs: epochs done after this call.
         last_checkpoint: path of the newest checkpoint, or ``None``.
         failed: ``None``, or why training stopped early (a NaN or inf loss).
+        interrupted: ``None``, or ``{"signal", "epoch", "step", "checkpoint"}``
+            when SIGTERM/SIGINT stopped the run after writing that checkpoint.
+        initial_step: steps of epoch ``initial_epoch + 1`` done before this call.
     """
 
     model: object
@@ -30,6 +33,8 @@ class TrainResult:
     epochs: int
     last_checkpoint: object
     failed: object
+    interrupted: object = None
+    initial_step: int = 0
 
 
 def make_strategy(name, tpu=None):
@@ -68,20 +73,32 @@ def is_chief(strategy):
     )
 
 
-def train(cfg, run_dir, resume=False, verbose=1):
+class _StopAfterEpoch(keras.callbacks.Callback):
+    """Ends the short first ``fit`` of a mid-epoch resume after its one (partial) epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     """Trains the model described by ``cfg`` into ``run_dir``.
 
     Writes ``config.yaml``, ``history.json``, ``samples/``, ``checkpoints/`` and
     TensorBoard ``logs/``. With ``resume``, continues from the newest
     checkpoint with both optimizers' state and the epoch counter; the data
     order and noise depend only on the seed and the epoch/step, so a resumed
-    run follows the same path as one that never stopped.
+    run follows the same path as one that never stopped. A mid-epoch
+    checkpoint (``train.checkpoint_every_steps``, or one written at SIGTERM or
+    SIGINT) resumes by skipping the batches of that epoch it had consumed.
+    The chief holds ``run_dir/train.lock`` while it trains; a corrupt newest
+    checkpoint is skipped with a warning (:mod:`keras_gan.checkpointing`).
 
     Args:
         cfg: a :class:`keras_gan.config.Config`.
         run_dir: the run directory.
         resume: continue from the newest checkpoint in ``run_dir``.
         verbose: Keras ``fit`` verbosity (1 progress bar, 2 one line per epoch).
+        extra_callbacks: more Keras callbacks for ``fit`` (run before the stop-on-signal one).
 
     Returns:
         A :class:`TrainResult`.
@@ -92,6 +109,18 @@ def train(cfg, run_dir, resume=False, verbose=1):
     keras.mixed_precision.set_dtype_policy(t.mixed_precision or "float32")
     chief = is_chief(strategy)
     final_dir = run_dir
+    lock = checkpointing.RunLock(run_dir) if chief else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _train(cfg, run_dir, final_dir, strategy, chief, resume, verbose, extra_callbacks)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(cfg, run_dir, final_dir, strategy, chief, resume, verbose, extra_callbacks):
+    t = cfg.train
     if not chief:
         # Other workers take part in every save (collectives) but write to a scratch copy.
         scratch = tempfile.mkdtemp(prefix="keras_gan_worker_")
@@ -101,11 +130,12 @@ def train(cfg, run_dir, resume=False, verbose=1):
     os.makedirs(run_dir, exist_ok=True)
     runs.write_text(os.path.join(run_dir, "config.yaml"), config_lib.to_yaml(cfg))
 
-    initial_epoch = 0
+    initial_epoch, initial_step, partial = 0, 0, None
     with strategy.scope():
         if resume:
-            initial_epoch, path = runs.checkpoints(run_dir)[-1]
-            model = keras.models.load_model(path)
+            ckpt, model = checkpointing.load_newest(run_dir)
+            initial_epoch, initial_step = ckpt.epoch, ckpt.step
+            partial = checkpointing.read_sidecar(ckpt.path) if ckpt.step else None
         ds, steps, shape = data.training_dataset(
             cfg.data.name, cfg.data.split, cfg.data.batch_size * strategy.num_replicas_in_sync,
             cfg.data.image_size, t.d_steps, seed=t.seed, start_epoch=initial_epoch, epochs=t.epochs,
@@ -113,28 +143,55 @@ def train(cfg, run_dir, resume=False, verbose=1):
         )
         if not resume:
             model = runs.compile_model(runs.build_model(cfg, shape), cfg)
+    if initial_step >= steps:  # a mid-epoch checkpoint of an epoch that has since got shorter
+        initial_epoch, initial_step = initial_epoch + 1, 0
 
     reference = data.MIXTURES[cfg.data.name]["centers"] if cfg.data.name in data.MIXTURES else None
     guard = callbacks.NaNGuard()
+    history_cb = callbacks.HistoryWriter(os.path.join(run_dir, "history.json"), guard=guard, partial=partial)
+    checkpoint_cb = callbacks.Checkpoint(
+        run_dir, every=t.checkpoint_every, keep=t.keep_checkpoints, guard=guard,
+        every_steps=t.checkpoint_every_steps, steps_per_epoch=steps, resume_at=(initial_epoch, initial_step),
+    )
+    samples_cb = callbacks.SampleGrid(os.path.join(run_dir, "samples"), num=t.num_sample_images, seed=t.seed,
+                                      every=t.sample_every, reference=reference)
+    stop_cb = callbacks.StopOnSignal(checkpoint_cb, history_cb, others=(samples_cb,))
     cbs = [
         guard,
-        callbacks.HistoryWriter(os.path.join(run_dir, "history.json"), guard=guard),
-        callbacks.Checkpoint(run_dir, every=t.checkpoint_every, keep=t.keep_checkpoints, guard=guard),
-        callbacks.SampleGrid(os.path.join(run_dir, "samples"), num=t.num_sample_images, seed=t.seed,
-                             every=t.sample_every, reference=reference),
+        history_cb,
+        checkpoint_cb,
+        samples_cb,
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+        *extra_callbacks,
+        stop_cb,
     ]
     history = {}
-    if initial_epoch < t.epochs:
-        history = model.fit(
-            ds, epochs=t.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
-            callbacks=cbs, verbose=verbose,
-        ).history
-    found = runs.checkpoints(run_dir)
+    stop_cb.install()
+    try:
+        start = initial_epoch
+        if initial_step and start < t.epochs:
+            # The rest of the interrupted epoch: skip the batches it had consumed.
+            first = model.fit(
+                ds.skip(initial_step), epochs=t.epochs, initial_epoch=start,
+                steps_per_epoch=steps - initial_step, callbacks=cbs + [_StopAfterEpoch()], verbose=verbose,
+            ).history
+            history = {k: list(v) for k, v in first.items()}
+            ds, start = ds.skip(steps), start + 1
+        if start < t.epochs and not stop_cb.stopped and not guard.failed:
+            rest = model.fit(
+                ds, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps,
+                callbacks=cbs, verbose=verbose,
+            ).history
+            for k, v in rest.items():
+                history.setdefault(k, []).extend(v)
+    finally:
+        stop_cb.uninstall()
+    found = checkpointing.list_checkpoints(run_dir)
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
-        found = runs.checkpoints(final_dir)
+        found = checkpointing.list_checkpoints(final_dir)
     return TrainResult(
         model=model, history=history, initial_epoch=initial_epoch, epochs=t.epochs,
-        last_checkpoint=found[-1][1] if found else None, failed=guard.failed,
+        last_checkpoint=found[-1].path if found else None, failed=guard.failed,
+        interrupted=stop_cb.stopped, initial_step=initial_step,
     )

@@ -1,4 +1,10 @@
-"""``keras-gan train``: train a GAN from a config, with a resumable run directory."""
+"""``keras-gan train``: train a GAN from a config, with a resumable run directory.
+
+Exit codes: 0 done; 1 stopped by a NaN/inf loss (the last good checkpoint is kept);
+2 bad input (one line naming it); 75 stopped by SIGTERM or SIGINT after writing a
+checkpoint (rerun with ``--resume``). On ``--resume`` only the keys in
+:data:`keras_gan.checkpointing.RESUME_OVERRIDES` may be changed with ``--set``.
+"""
 
 import os
 import sys
@@ -24,7 +30,7 @@ def add_arguments(parser):
 
 
 def _resolve(args):
-    from keras_gan import config as config_lib, runs
+    from keras_gan import checkpointing, config as config_lib, runs
     from keras_gan.errors import UsageError
 
     name = os.path.splitext(os.path.basename(args.config))[0] if args.config else "dcgan_digits"
@@ -36,19 +42,31 @@ def _resolve(args):
         overrides.append(f"train.strategy={args.strategy}")
     if args.tpu is not None:
         overrides.append(f"train.tpu={args.tpu}")
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UsageError(f"--output {run_dir!r} is a file; expected a run directory (created if missing).")
     if args.resume:
         if args.config:
             raise UsageError("--resume takes the config saved in the run directory; drop --config.")
-        cfg = config_lib.apply_overrides(runs.load_config(run_dir), overrides)
-        if not runs.checkpoints(run_dir):
+        if not os.path.isdir(run_dir):
+            raise UsageError(f"--resume: {run_dir!r} does not exist; give the --output of the run to continue.")
+        stored = runs.load_config(run_dir)
+        cfg = config_lib.apply_overrides(stored, overrides)
+        checkpointing.check_resume_config(stored, cfg, run_dir)  # only keys that keep the model and data
+        if not checkpointing.list_checkpoints(run_dir):
             raise UsageError(f"--resume: {run_dir!r} has no checkpoint to resume from.")
     else:
         cfg = config_lib.load(args.config) if args.config else config_lib.from_dict({})
         cfg = config_lib.apply_overrides(cfg, overrides)
-        if runs.checkpoints(run_dir):
+        if checkpointing.list_checkpoints(run_dir):
             raise UsageError(
                 f"--output {run_dir!r} already holds a run; pass --resume to continue it or choose another --output."
             )
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--output {run_dir!r} cannot be created: {e.strerror}.") from None
+    if not os.access(run_dir, os.W_OK):
+        raise UsageError(f"--output {run_dir!r} is not writable.")
     return cfg, run_dir
 
 
@@ -57,6 +75,14 @@ def run(args):
     from keras_gan import trainer
 
     result = trainer.train(cfg, run_dir, resume=args.resume, verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+    if result.interrupted:
+        from keras_gan.checkpointing import EXIT_INTERRUPTED
+
+        i = result.interrupted
+        print(f"keras-gan train: stopped by {i['signal']} after epoch {i['epoch']} step {i['step']}; "
+              f"checkpoint {i['checkpoint']}; resume with: keras-gan train --output {run_dir} --resume",
+              file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     if result.failed:
         print(f"keras-gan train: {result.failed}", file=sys.stderr)
         return 1
