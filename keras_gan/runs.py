@@ -183,13 +183,18 @@ def load_run(run_dir, epoch=None):
     >>> images = model.generate(64, seed=0)  # doctest: +SKIP
     """
     cfg = load_config(run_dir)
-    found = dict(checkpoints(run_dir))
+    from keras_gan import checkpointing
+
+    found = checkpointing.list_checkpoints(run_dir)
     if not found:
         raise UsageError(f"--run {run_dir!r} has no checkpoints yet (checkpoints/epoch-NNNN.keras).")
-    if epoch is None:
-        epoch = max(found)
-    if epoch not in found:
-        raise UsageError(f"--run {run_dir!r} has no checkpoint for epoch {epoch}; available: {sorted(found)}.")
-    model = keras.models.load_model(found[epoch])
-    model.epoch = epoch
+    if epoch is None:  # the newest that loads; a corrupt newer one is named in a warning
+        ckpt, model = checkpointing.load_newest(run_dir)
+    else:
+        chosen = [c for c in found if c.epoch == epoch and not c.step]
+        if not chosen:
+            available = sorted({c.epoch for c in found if not c.step})
+            raise UsageError(f"--run {run_dir!r} has no checkpoint for epoch {epoch}; available: {available}.")
+        ckpt, model = chosen[0], checkpointing.load_keras_file(chosen[0].path)
+    model.epoch = ckpt.epoch
     return cfg, model
