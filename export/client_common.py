@@ -52,6 +52,9 @@ def validate_batch(z, labels=None, latent_dim=None, conditional=False, num_class
     Raises:
         ValueError: naming the bad value and what is allowed.
     """
+    dtype = getattr(z, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "f") != "f":
+        raise ValueError(f"z has dtype {dtype}; expected floating-point numbers (float32).")
     if hasattr(z, "tolist"):
         z = z.tolist()
     if isinstance(z, (str, bytes)) or not hasattr(z, "__len__"):

@@ -89,10 +89,17 @@ def main(argv=None):
             raise ValueError(f"model {args.model!r} is not a file.")
         options = ort.SessionOptions()
         options.intra_op_num_threads = args.threads
-        session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
+        try:
+            session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # a truncated or foreign file: one line, not a traceback
+            raise ValueError(f"model {args.model!r} is not a readable ONNX model: {type(err).__name__}: "
+                             f"{(str(err).strip().splitlines() or ['?'])[0][:300]}") from None
         metadata = read_metadata(session)
         if args.z_file is not None:
-            z = np.load(args.z_file)
+            try:
+                z = np.load(args.z_file, allow_pickle=False)
+            except (OSError, ValueError) as err:
+                raise ValueError(f"--z-file {args.z_file!r} is not a readable .npy file: {err}") from None
         else:
             if args.num < 1:
                 raise ValueError(f"--num must be >= 1, got {args.num}.")

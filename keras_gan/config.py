@@ -238,6 +238,8 @@ def load(path):
             raw = yaml.safe_load(fh)
     except yaml.YAMLError as e:
         raise UsageError(f"config: {resolved} is not valid YAML: {str(e).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config: {resolved} is not a text (UTF-8) YAML file.") from None
     return from_dict(raw)
 
 

@@ -66,6 +66,9 @@ def run(args):
     from keras_gan import export, runs
 
     out = os.path.abspath(args.out or os.path.join(args.run, "export"))
+    from keras_gan.commands import _paths
+
+    _paths.output_dir("--out", out)
     print(f"[1/{len(formats) + 2}] loading {args.run}")
     cfg, model = runs.load_run(args.run, args.epoch)
     if args.uint8 and len(model.generator.output.shape) != 4:

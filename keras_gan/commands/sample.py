@@ -26,6 +26,11 @@ def run(args):
         raise UsageError(f"--num must be >= 1, got {args.num}.")
     if not args.out.lower().endswith(".png"):
         raise UsageError(f"--out must be a .png file, got {args.out!r}.")
+    from keras_gan.commands import _paths
+
+    _paths.output_file("--out", args.out)
+    if args.run:
+        _paths.input_dir("--run", args.run, "a run directory written by keras-gan train")
     from keras_gan import images, runs
 
     reference = None
@@ -45,9 +50,13 @@ def run(args):
         from keras_gan import export
 
         path = args.saved_model or args.onnx
-        if not os.path.exists(path):
-            raise UsageError(f"no such export: {path!r}.")
-        samples = export.sample_exported(path, args.num, args.seed, labels=args.label)
+        if args.saved_model:
+            _paths.input_dir("--saved-model", path, "a SavedModel directory")
+        else:
+            _paths.input_file("--onnx", path, "an .onnx file")
+        flag, kind = ("--saved-model", "SavedModel") if args.saved_model else ("--onnx", "ONNX model")
+        with _paths.loading(flag, path, kind):
+            samples = export.sample_exported(path, args.num, args.seed, labels=args.label)
         if samples.dtype.name == "uint8":
             samples = samples.astype("float32") / 127.5 - 1.0
         source = {"saved_model" if args.saved_model else "onnx": os.path.abspath(path)}

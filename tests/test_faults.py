@@ -1,0 +1,374 @@
+"""Faults and bad input: each case tried for real, and the README's fault table generated from the cases.
+
+``python tests/test_faults.py`` prints the table; ``test_readme_fault_table_matches_the_cases``
+fails when README.md's copy (between the ``fault-table`` markers) differs from it.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+README = os.path.join(HERE, "..", "README.md")
+
+# ------------------------------------------------------------------ the command-line cases
+# (id, what is tried, argv with {run} {tmp} {file} ... placeholders, exit code, text of the one line)
+CLI_CASES = [
+    ("train-output-file", "`keras-gan train --output FILE` (FILE exists)", ["train", "--output", "{file}"],
+     2, "--output '{file}' is a file; expected a run directory"),
+    ("train-config-missing", "`keras-gan train --config missing.yaml`", ["train", "--config", "{tmp}/missing.yaml"],
+     2, "config: no such file '{tmp}/missing.yaml'"),
+    ("train-config-binary", "`keras-gan train --config F` (F is binary)", ["train", "--config", "{binary}"],
+     2, "is not a text (UTF-8) YAML file"),
+    ("train-resume-missing", "`keras-gan train --resume --output DIR` (DIR missing)",
+     ["train", "--resume", "--output", "{tmp}/nowhere"], 2, "--resume: '{tmp}/nowhere' does not exist"),
+    ("train-resume-change-model", "`keras-gan train --resume --set model.latent_dim=50` (run has 2)",
+     ["train", "--resume", "--output", "{run}", "--set", "model.latent_dim=50"],
+     2, "--resume: model.latent_dim is 2 in {run}/config.yaml, the override gives 50"),
+    ("train-resume-all-corrupt", "`keras-gan train --resume`, every checkpoint truncated",
+     ["train", "--resume", "--output", "{corrupt_run}"], 2, "no checkpoint of '{corrupt_run}' loads"),
+    ("train-resume-locked", "`keras-gan train --resume` while another live process holds the run",
+     ["train", "--resume", "--output", "{locked_run}"], 2, "is in use by process"),
+    ("sample-run-file", "`keras-gan sample --run FILE`", ["sample", "--run", "{file}", "--out", "{tmp}/s.png"],
+     2, "--run '{file}' is a file; expected a run directory"),
+    ("sample-run-missing", "`keras-gan sample --run DIR` (DIR missing)",
+     ["sample", "--run", "{tmp}/nowhere", "--out", "{tmp}/s.png"], 2, "--run '{tmp}/nowhere' does not exist"),
+    ("sample-run-newest-truncated", "`keras-gan sample --run DIR`, newest checkpoint truncated",
+     ["sample", "--run", "{truncated_run}", "--num", "4", "--out", "{tmp}/s.png"],
+     0, "epoch-0002.keras is truncated or not a .keras (zip) file"),
+    ("sample-run-foreign-keras", "`keras-gan sample --run DIR`, its only checkpoint a zip that is no model",
+     ["sample", "--run", "{foreign_run}", "--out", "{tmp}/s.png"], 2, "is a zip archive but not a Keras model file"),
+    ("sample-onnx-truncated", "`keras-gan sample --onnx F` (F a truncated .onnx)",
+     ["sample", "--onnx", "{truncated_onnx}", "--out", "{tmp}/s.png"],
+     2, "--onnx '{truncated_onnx}' is not a readable ONNX model"),
+    ("sample-onnx-foreign", "`keras-gan sample --onnx F` (F a text file)",
+     ["sample", "--onnx", "{file}", "--out", "{tmp}/s.png"], 2, "--onnx '{file}' is not a readable ONNX model"),
+    ("sample-onnx-dir", "`keras-gan sample --onnx DIR`", ["sample", "--onnx", "{tmp}", "--out", "{tmp}/s.png"],
+     2, "--onnx '{tmp}' is a directory; expected an .onnx file"),
+    ("sample-savedmodel-truncated", "`keras-gan sample --saved-model DIR` (saved_model.pb truncated)",
+     ["sample", "--saved-model", "{truncated_savedmodel}", "--out", "{tmp}/s.png"],
+     2, "--saved-model '{truncated_savedmodel}' is not a readable SavedModel"),
+    ("sample-savedmodel-file", "`keras-gan sample --saved-model FILE`",
+     ["sample", "--saved-model", "{file}", "--out", "{tmp}/s.png"],
+     2, "--saved-model '{file}' is a file; expected a SavedModel directory"),
+    ("sample-out-dir", "`keras-gan sample --out DIR.png` (a directory)",
+     ["sample", "--run", "{run}", "--out", "{dir_png}"], 2, "--out '{dir_png}' is a directory; expected a file"),
+    ("export-out-file", "`keras-gan export --out FILE`", ["export", "--run", "{run}", "--out", "{file}"],
+     2, "--out '{file}' is a file; expected a directory"),
+    ("evaluate-run-file", "`keras-gan evaluate --run FILE`", ["evaluate", "--run", "{file}"],
+     2, "--run '{file}' is not a directory"),
+    ("evaluate-json-under-file", "`keras-gan evaluate --json FILE/x.json`",
+     ["evaluate", "--run", "{run}", "--json", "{file}/x.json"], 2, "--json '{file}' is a file; expected a directory"),
+    ("evaluate-weights-missing", "`keras-gan evaluate --inception-weights missing.h5`",
+     ["evaluate", "--run", "{run}", "--inception-weights", "{tmp}/missing.h5"],
+     2, "--inception-weights '{tmp}/missing.h5' does not exist"),
+    ("analyze-out-file", "`keras-gan analyze disjoint-supports --out FILE`",
+     ["analyze", "disjoint-supports", "--out", "{file}"], 2, "--out '{file}' is a file; expected a directory"),
+]
+
+# ------------------------------------------------------------------ faults tested by their own tests
+FAULTS = [
+    ("SIGTERM to `keras-gan train` mid-epoch",
+     "finishes the step, writes `epoch-E-step-S.keras` (verified) and history, prints one `resume with:` line, "
+     "exit 75; `--resume` ends with the weights of an uninterrupted run",
+     "test_resume.py::test_sigterm_to_the_cli_exits_75_and_resume_matches"),
+    ("SIGTERM / SIGINT at a given step (in process)",
+     "same; the cut epoch is not recorded in history.json nor sampled; handlers put back",
+     "test_resume.py::test_signal_mid_epoch_checkpoints_stops_and_resumes_to_the_same_weights"),
+    ("signal on the last step of an epoch", "the epoch ends normally (checkpoint `epoch-E.keras`), then exit 75",
+     "test_resume.py::test_signal_on_the_last_step_of_an_epoch_keeps_the_epoch"),
+    ("SIGKILL mid-epoch, `train.checkpoint_every_steps` set",
+     "`--resume` skips the consumed batches of the epoch; weights and history equal an uninterrupted run",
+     "test_resume.py::test_resume_mid_epoch_equals_uninterrupted"),
+    ("SIGKILL mid-epoch, epoch checkpoints only", "`--resume` continues from the last whole epoch",
+     "test_train.py::test_resume_after_sigkill"),
+    ("`--resume --set KEY=V` changing model, data or optimizer",
+     "exit 2 naming the key, its stored and new value, and the keys allowed; config.yaml untouched",
+     "test_resume.py::test_resume_override_that_changes_the_model_or_data_is_refused"),
+    ("newest checkpoint truncated, then `--resume`",
+     "a warning naming it; resumes from the newest one that loads and ends equal to an uninterrupted run",
+     "test_faults.py::test_truncated_newest_checkpoint_falls_back_and_resume_recovers"),
+    ("one byte of a checkpoint flipped", "its SHA-256 no longer matches the sidecar: skipped with a warning",
+     "test_faults.py::test_flipped_byte_is_caught_by_the_checksum"),
+    ("a save that writes a broken file", "caught by reopening it before the rename: not kept, RuntimeError",
+     "test_faults.py::test_a_broken_write_is_never_kept"),
+    ("lock file of a dead process", "taken over with a warning naming the pid",
+     "test_faults.py::test_stale_lock_of_a_dead_process_is_taken_over"),
+    ("lock file of a live process", "exit 2: run directory in use by process PID",
+     "test_faults.py::test_live_lock_is_refused"),
+    ("ONNX client: truncated model, unreadable `--z-file`, integer or NaN latents, too large a batch",
+     "one `error:` line, exit 2, nothing sent", "test_faults.py::test_onnx_client_rejects_bad_files_and_batches"),
+    ("REST/gRPC clients: wrong shape, dtype, NaN, labels, batch above the limit",
+     "ValueError naming the value before a request is sent",
+     "test_export.py::test_clients_reject_bad_batches_clearly"),
+]
+
+
+def fault_table():
+    """The README's fault table, in Markdown."""
+    lines = ["| input or fault tried | what happens | test |", "|---|---|---|"]
+    for case_id, tried, _argv, code, text in CLI_CASES:
+        shown = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), text)
+        lines.append(f"| {tried} | exit {code}: `{shown}` | test_faults.py::test_cli[{case_id}] |")
+    for tried, outcome, test in FAULTS:
+        lines.append(f"| {tried} | {outcome} | {test} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ fixtures: a real run and real broken files
+
+MLP = {"data": {"name": "ring8", "num_samples": 512, "batch_size": 64},
+       "model": {"architecture": "mlp", "latent_dim": 2, "hidden_units": 8, "num_layers": 1},
+       "train": {"epochs": 2, "num_sample_images": 16, "keep_checkpoints": 5}}
+
+
+def _cfg(epochs=2):
+    from keras_gan import config
+
+    raw = json.loads(json.dumps(MLP))
+    raw["train"]["epochs"] = epochs
+    return config.from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    """A real 2-epoch run (checkpoints after epochs 1 and 2)."""
+    from keras_gan import trainer
+
+    run = tmp_path_factory.mktemp("mlp") / "run"
+    trainer.train(_cfg(), str(run), verbose=0)
+    return run
+
+
+def _truncate(path, keep=0.5):
+    data = open(path, "rb").read()
+    with open(path, "wb") as fh:
+        fh.write(data[: int(len(data) * keep)])
+
+
+@pytest.fixture(scope="module")
+def paths(mlp_run, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("faults")
+    p = {"tmp": str(tmp), "run": str(mlp_run)}
+    (tmp / "plain.txt").write_text("not a model\n")
+    p["file"] = str(tmp / "plain.txt")
+    (tmp / "binary.yaml").write_bytes(bytes(range(128, 256)))
+    p["binary"] = str(tmp / "binary.yaml")
+    (tmp / "dir.png").mkdir()
+    p["dir_png"] = str(tmp / "dir.png")
+    for name in ("truncated_run", "corrupt_run", "foreign_run", "locked_run"):
+        shutil.copytree(mlp_run, tmp / name)
+        p[name] = str(tmp / name)
+    _truncate(tmp / "truncated_run" / "checkpoints" / "epoch-0002.keras")
+    for f in (tmp / "corrupt_run" / "checkpoints").glob("*.keras"):
+        _truncate(f)
+    for f in (tmp / "foreign_run" / "checkpoints").glob("epoch-*"):
+        f.unlink()
+    with zipfile.ZipFile(tmp / "foreign_run" / "checkpoints" / "epoch-0001.keras", "w") as zf:
+        zf.writestr("hello.txt", "a zip, but no model")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    (tmp / "locked_run" / "train.lock").write_text(json.dumps({"pid": sleeper.pid, "host": os.uname().nodename}))
+    # a real ONNX model, truncated
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["z"], ["images"])], "g",
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [None, 2])],
+                              [helper.make_tensor_value_info("images", TensorProto.FLOAT, [None, 2])])
+    model = helper.make_model(graph)
+    model.metadata_props.add(key="latent_dim", value="2")
+    onnx.save(model, str(tmp / "model.onnx"))
+    _truncate(tmp / "model.onnx", 0.6)
+    p["truncated_onnx"] = str(tmp / "model.onnx")
+    # a real SavedModel, its graph truncated
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.f = tf.function(lambda x: x, input_signature=[tf.TensorSpec([None, 2])])
+    tf.saved_model.save(module, str(tmp / "sm" / "1"))
+    _truncate(tmp / "sm" / "1" / "saved_model.pb", 0.5)
+    p["truncated_savedmodel"] = str(tmp / "sm")
+    yield p
+    sleeper.kill()
+    sleeper.wait()
+
+
+@pytest.mark.parametrize("case_id, tried, argv, code, text", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli(paths, capsys, case_id, tried, argv, code, text):
+    from keras_gan import cli
+
+    argv = [a.format(**paths) for a in argv]
+    text = text.format(**paths)
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert text in err, err
+    lines = [line for line in err.splitlines() if line.startswith(("keras-gan", "Warning", "warning"))]
+    if code == 2:
+        assert len([line for line in lines if ": error: " in line]) == 1, err
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+def test_truncated_newest_checkpoint_falls_back_and_resume_recovers(mlp_run, tmp_path, capfd):
+    import keras
+
+    from keras_gan import checkpointing, trainer
+
+    run = tmp_path / "run"
+    shutil.copytree(mlp_run, run)
+    newest = run / "checkpoints" / "epoch-0002.keras"
+    _truncate(newest)
+    assert "truncated" in checkpointing.verify_keras_file(str(newest))
+    result = trainer.train(_cfg(), str(run), resume=True, verbose=0)
+    err = capfd.readouterr().err
+    assert f"checkpoint {newest} is truncated" in err and "Falling back" in err
+    assert result.initial_epoch == 1  # one checkpoint interval lost, no more
+    assert checkpointing.verify_keras_file(str(newest)) is None  # rewritten whole
+    a = keras.models.load_model(str(newest)).weights
+    b = keras.models.load_model(str(mlp_run / "checkpoints" / "epoch-0002.keras")).weights
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), atol=1e-5)
+
+
+def test_flipped_byte_is_caught_by_the_checksum(mlp_run, tmp_path, capfd):
+    from keras_gan import checkpointing
+
+    run = tmp_path / "run"
+    shutil.copytree(mlp_run, run)
+    newest = run / "checkpoints" / "epoch-0002.keras"
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    newest.write_bytes(bytes(data))
+    assert checkpointing.verify_keras_file(str(newest)) is not None
+    ckpt, _ = checkpointing.load_newest(str(run))
+    assert (ckpt.epoch, ckpt.step) == (1, 0)
+    assert "epoch-0002.keras" in capfd.readouterr().err
+    for ck in checkpointing.list_checkpoints(str(run)):
+        _truncate(ck.path)
+    from keras_gan.errors import UsageError
+
+    with pytest.raises(UsageError, match="no checkpoint of .* loads: checkpoint .*epoch-0002.keras .*epoch-0001.keras"):
+        checkpointing.load_newest(str(run))
+
+
+def test_a_broken_write_is_never_kept(tmp_path):
+    from keras_gan import checkpointing
+
+    class Broken:
+        def save(self, path):
+            with open(path, "wb") as fh:
+                fh.write(b"PK\x03\x04 half a zip")
+
+    with pytest.raises(RuntimeError, match="right after writing it; it was not kept"):
+        checkpointing.save_checkpoint(Broken(), str(tmp_path), 3, 7)
+    assert os.listdir(tmp_path / "checkpoints") == []
+
+
+# ------------------------------------------------------------------ run lock
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capfd):
+    from keras_gan import checkpointing
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "train.lock").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename}))
+    with checkpointing.RunLock(str(tmp_path)) as lock:
+        assert json.loads((tmp_path / "train.lock").read_text())["pid"] == os.getpid()
+        assert lock.held
+    assert f"taking over a stale lock of process {dead.pid}" in capfd.readouterr().err
+    assert not (tmp_path / "train.lock").exists()
+
+
+def test_live_lock_is_refused(tmp_path):
+    from keras_gan import checkpointing
+    from keras_gan.errors import UsageError
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "train.lock").write_text(json.dumps({"pid": live.pid, "host": os.uname().nodename}))
+        with pytest.raises(UsageError, match=f"in use by process {live.pid}"):
+            checkpointing.RunLock(str(tmp_path)).acquire()
+        assert json.loads((tmp_path / "train.lock").read_text())["pid"] == live.pid  # left alone
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_training_holds_the_lock_and_releases_it(tmp_path):
+    import keras
+
+    from keras_gan import trainer
+
+    seen = []
+
+    class Look(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(json.loads((tmp_path / "run" / "train.lock").read_text())["pid"])
+
+    trainer.train(_cfg(epochs=1), str(tmp_path / "run"), verbose=0, extra_callbacks=[Look()])
+    assert seen == [os.getpid()] and not (tmp_path / "run" / "train.lock").exists()
+
+
+# ------------------------------------------------------------------ the ONNX client
+
+
+def test_onnx_client_rejects_bad_files_and_batches(paths, tmp_path, capsys):
+    sys.path.insert(0, os.path.join(HERE, "..", "export"))
+    import client_common
+    import onnx_client
+
+    assert onnx_client.main([paths["truncated_onnx"], "--out", str(tmp_path / "g.png")]) == 2
+    assert f"model {paths['truncated_onnx']!r} is not a readable ONNX model" in capsys.readouterr().err
+    assert onnx_client.main([paths["file"], "--out", str(tmp_path / "g.png")]) == 2
+    assert "is not a readable ONNX model" in capsys.readouterr().err
+    meta = {"latent_dim": 2, "conditional": False, "max_batch_size": 8}
+    for z, message in [
+        (np.zeros((2, 2), np.int64), "z has dtype int64; expected floating-point"),
+        (np.array([[0.0, np.nan]]), "z[0][1] is nan; z must be finite"),
+        (np.zeros((9, 2), np.float32), "batch of 9 is too large: at most 8 rows"),
+        (np.zeros((2, 3), np.float32), "z[0] has 3 values, but the model's latent size is 2"),
+    ]:
+        with pytest.raises(ValueError) as e:
+            onnx_client.build_feed(z, None, meta)
+        assert message in str(e.value)
+    assert client_common.validate_batch(np.zeros((1, 2), np.float32), latent_dim=2)[0] == [[0.0, 0.0]]
+
+
+# ------------------------------------------------------------------ the README table
+
+
+def test_readme_fault_table_matches_the_cases():
+    text = open(README).read()
+    match = re.search(r"<!-- fault-table:start -->\n(.*?)<!-- fault-table:end -->", text, re.S)
+    assert match, "README.md has no fault table (<!-- fault-table:start --> ... <!-- fault-table:end -->)"
+    assert match.group(1) == fault_table(), "README's fault table is stale: run `python tests/test_faults.py`"
+
+
+def test_every_fault_names_a_test_that_exists():
+    for _tried, _outcome, test in FAULTS:
+        file, name = test.split("::")
+        source = open(os.path.join(HERE, file)).read()
+        assert re.search(rf"^def {name}\(", source, re.M), test
+
+
+if __name__ == "__main__":
+    # Rewrites README.md's fault table from the cases above.
+    table = fault_table()
+    text = open(README).read()
+    new, n = re.subn(r"(<!-- fault-table:start -->\n).*?(<!-- fault-table:end -->)",
+                     lambda m: m.group(1) + table + m.group(2), text, flags=re.S)
+    if n != 1:
+        sys.exit("README.md has no <!-- fault-table:start --> ... <!-- fault-table:end --> section")
+    open(README, "w").write(new)
+    print(table, end="")
