@@ -67,9 +67,6 @@ CLI_CASES = [
      2, "--run '{file}' is not a directory"),
     ("evaluate-json-under-file", "`keras-gan evaluate --json FILE/x.json`",
      ["evaluate", "--run", "{run}", "--json", "{file}/x.json"], 2, "--json '{file}' is a file; expected a directory"),
-    ("evaluate-weights-missing", "`keras-gan evaluate --inception-weights missing.h5`",
-     ["evaluate", "--run", "{run}", "--inception-weights", "{tmp}/missing.h5"],
-     2, "--inception-weights '{tmp}/missing.h5' does not exist"),
     ("analyze-out-file", "`keras-gan analyze disjoint-supports --out FILE`",
      ["analyze", "disjoint-supports", "--out", "{file}"], 2, "--out '{file}' is a file; expected a directory"),
 ]

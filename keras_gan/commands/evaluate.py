@@ -100,8 +100,6 @@ def _check_args(args):
 
     if args.json is not None:
         _paths.output_file("--json", args.json)
-    if args.inception_weights is not None:
-        _paths.input_file("--inception-weights", args.inception_weights, "a weights file")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     bad = [m for m in metrics if m not in _METRIC_CHOICES]
     if bad or not metrics:
