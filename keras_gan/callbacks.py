@@ -275,6 +275,86 @@ class StopOnSignal(keras.callbacks.Callback):
         self.uninstall()
 
 
+class StepWatchdog(keras.callbacks.Callback):
+    """Ends the process when training makes no progress for ``timeout`` seconds.
+
+    Under a multi-worker strategy a worker that dies mid-step leaves the others
+    waiting in a collective. A daemon thread watches the time since the last
+    callback event (batch begin/end, epoch begin/end); past ``timeout``
+    (``first_timeout`` until the first step has ended: tracing and the first
+    collectives take longer) it prints one line on stderr and ends the process
+    with :data:`EXIT_STALLED`. Checkpoints are renamed into place, so the
+    newest whole one survives; restart every worker with ``--resume``.
+
+    Args:
+        timeout: seconds without progress after the first step.
+        first_timeout: seconds allowed before the first step ends (default ``10 * timeout``).
+        exit=os._exit: how to end the process (tests pass their own).
+    """
+
+    #: Exit code of a worker stopped by the watchdog (sysexits EX_PROTOCOL).
+    EXIT_STALLED = 76
+
+    def __init__(self, timeout, first_timeout=None, exit=None):
+        super().__init__()
+        self.timeout = float(timeout)
+        self.first_timeout = float(first_timeout) if first_timeout else 10.0 * self.timeout
+        self._exit = exit or os._exit
+        self._stop = None
+        self._where = "before the first step"
+        self.fired = None
+
+    def _beat(self, where=None):
+        import time
+
+        self._last = time.monotonic()
+        if where:
+            self._where = where
+
+    def on_train_begin(self, logs=None):
+        import threading
+
+        self._started = False
+        self._beat()
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, name="keras_gan.StepWatchdog", daemon=True).start()
+
+    def _watch(self):
+        import sys
+        import time
+
+        while not self._stop.wait(min(1.0, self.timeout / 4)):
+            limit = self.timeout if self._started else self.first_timeout
+            idle = time.monotonic() - self._last
+            if idle > limit:
+                self.fired = (
+                    f"keras-gan train: error: no training progress for {idle:.0f} s (limit {limit:.0f} s, "
+                    f"{self._where}); a worker of the cluster died or hangs. Checkpoints are intact: "
+                    "restart every worker with --resume."
+                )
+                print(self.fired, file=sys.stderr, flush=True)
+                self._exit(self.EXIT_STALLED)
+                return
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._beat(f"epoch {epoch + 1}")
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._beat()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._started = True
+        self._beat(f"epoch {getattr(self, '_epoch', 0) + 1}, after step {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._beat()
+
+    def on_train_end(self, logs=None):
+        if self._stop is not None:
+            self._stop.set()
+
+
 class HistoryWriter(keras.callbacks.Callback):
     """Keeps ``history.json`` up to date after every epoch (atomically).
 

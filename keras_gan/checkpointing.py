@@ -53,6 +53,7 @@ RESUME_OVERRIDES = (
     "train.num_sample_images",
     "train.strategy",
     "train.tpu",
+    "train.step_timeout",
     "data.data_dir",
 )
 
@@ -376,3 +377,26 @@ def check_resume_config(stored, resumed, run_dir):
                     f"the override gives {new[section].get(key)!r}; a resumed run keeps its model and data "
                     f"(keys that may change on --resume: {', '.join(RESUME_OVERRIDES)})."
                 )
+
+
+# ------------------------------------------------------------------------------- lost workers
+
+_CLUSTER_ERRORS = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError")
+
+
+def cluster_error(error):
+    """One line for a collective that failed because a worker of the cluster was lost, else ``None``.
+
+    Under ``MultiWorkerMirroredStrategy`` a worker that dies closes its sockets and
+    the others' next collective fails at once with one of TensorFlow's
+    ``UnavailableError`` / ``AbortedError`` / ``CancelledError`` /
+    ``DeadlineExceededError`` (a hung worker is caught by
+    :class:`keras_gan.callbacks.StepWatchdog` instead).
+    """
+    if type(error).__name__ not in _CLUSTER_ERRORS:
+        return None
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    told = [line for line in lines if "aborted" in line.lower() or "unavailable" in line.lower()
+            or "connection" in line.lower()] or lines or ["?"]
+    return (f"a worker of the cluster was lost ({type(error).__name__}: {told[0][:200]}); "
+            "checkpoints are intact: restart every worker with --resume.")

@@ -96,6 +96,8 @@ class TrainConfig:
     checkpoint_every: int = _opt(1, minimum=1, doc="epochs between checkpoints")
     checkpoint_every_steps: typing.Optional[int] = _opt(
         None, minimum=1, doc="training steps between mid-epoch checkpoints (null: epoch ends only)")
+    step_timeout: typing.Optional[float] = _opt(
+        300.0, minimum=1.0, doc="multiworker: seconds without a finished step before a worker exits (76)")
     keep_checkpoints: int = _opt(2, minimum=1)
     num_sample_images: int = _opt(64, minimum=1)
 

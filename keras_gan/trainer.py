@@ -165,6 +165,9 @@ def _train(cfg, run_dir, final_dir, strategy, chief, resume, verbose, extra_call
         *extra_callbacks,
         stop_cb,
     ]
+    if t.strategy == "multiworker" and t.step_timeout:
+        # A hung peer would leave this worker waiting in a collective forever: bounded by the watchdog.
+        cbs.insert(0, callbacks.StepWatchdog(t.step_timeout))
     history = {}
     stop_cb.install()
     try:

@@ -101,6 +101,11 @@ FAULTS = [
      "test_faults.py::test_stale_lock_of_a_dead_process_is_taken_over"),
     ("lock file of a live process", "exit 2: run directory in use by process PID",
      "test_faults.py::test_live_lock_is_refused"),
+    ("a worker of a 2-worker run SIGKILLed or SIGSTOPped mid-epoch",
+     "the survivor prints one line (`a worker of the cluster was lost` / `no training progress`) and exits 76 "
+     "within seconds, not hanging", "test_multiworker_faults.py::test_survivor_stops_with_one_line_when_a_worker_is_lost"),
+    ("no training step finishes within `train.step_timeout`", "StepWatchdog: one line, exit 76",
+     "test_multiworker_faults.py::test_watchdog_fires_when_no_step_ends_in_time"),
     ("ONNX client: truncated model, unreadable `--z-file`, integer or NaN latents, too large a batch",
      "one `error:` line, exit 2, nothing sent", "test_faults.py::test_onnx_client_rejects_bad_files_and_batches"),
     ("REST/gRPC clients: wrong shape, dtype, NaN, labels, batch above the limit",

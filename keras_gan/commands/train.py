@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 stopped by a NaN/inf loss (the last good checkpoint is kept);
 2 bad input (one line naming it); 75 stopped by SIGTERM or SIGINT after writing a
-checkpoint (rerun with ``--resume``). On ``--resume`` only the keys in
+checkpoint (rerun with ``--resume``); 76 a worker of a multi-worker run was lost
+or hung past ``train.step_timeout`` (restart every worker with ``--resume``). On ``--resume`` only the keys in
 :data:`keras_gan.checkpointing.RESUME_OVERRIDES` may be changed with ``--set``.
 """
 
@@ -74,7 +75,18 @@ def run(args):
     cfg, run_dir = _resolve(args)  # validates everything before TensorFlow starts
     from keras_gan import trainer
 
-    result = trainer.train(cfg, run_dir, resume=args.resume, verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+    try:
+        result = trainer.train(cfg, run_dir, resume=args.resume,
+                               verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+    except Exception as e:  # noqa: BLE001 -- a lost worker of the cluster: one line, exit 76
+        from keras_gan.callbacks import StepWatchdog
+        from keras_gan.checkpointing import cluster_error
+
+        line = cluster_error(e)
+        if line is None:
+            raise
+        print(f"keras-gan train: error: {line}", file=sys.stderr, flush=True)
+        return StepWatchdog.EXIT_STALLED
     if result.interrupted:
         from keras_gan.checkpointing import EXIT_INTERRUPTED
 
