@@ -33,12 +33,20 @@ def _opt(default, choices=None, minimum=None, doc=""):
 class DataConfig:
     """What to train on."""
 
-    name: str = _opt("digits", doc="'digits', 'ring8', 'grid25' or a prepared tfds image dataset")
+    name: str = _opt(
+        "digits", doc="'digits', 'mnist5k', 'ring8', 'grid25', 'folder' (with data.path) or a prepared tfds image dataset"
+    )
     split: str = _opt("train")
     image_size: typing.Optional[int] = _opt(None, minimum=2, doc="resize side; null keeps the native size")
     batch_size: int = _opt(64, minimum=1, doc="M: samples per discriminator minibatch")
     num_samples: int = _opt(100_000, minimum=1, doc="size of a 2-D mixture's sample set")
     data_dir: typing.Optional[str] = _opt(None, doc="tfds data directory")
+    path: typing.Optional[str] = _opt(None, doc="folder: the directory of images (class subfolders = labels)")
+    channels: typing.Optional[int] = _opt(None, choices=(None, 1, 3),
+                                          doc="1 grayscale, 3 RGB (converted as needed); null keeps the data's own")
+    holdout_fraction: float = _opt(0.1, minimum=0.0, doc="folder: fraction held out as the 'test' split")
+    small_images: str = _opt("upscale", choices=("upscale", "error"),
+                             doc="folder: images smaller than image_size are upscaled (with a warning) or an error")
 
 
 @dataclass
@@ -100,6 +108,13 @@ class TrainConfig:
         300.0, minimum=1.0, doc="multiworker: seconds without a finished step before a worker exits (76)")
     keep_checkpoints: int = _opt(2, minimum=1)
     num_sample_images: int = _opt(64, minimum=1)
+    augment: typing.Optional[str] = _opt(None, choices=(None, "diffaugment", "ada"),
+                                         doc="augmentation of D's inputs (real and fake): DiffAugment or ADA")
+    augment_policy: typing.Optional[str] = _opt(
+        None, doc="comma-separated; diffaugment: color, translation, cutout; ada: blit, color (null: all)"
+    )
+    ada_target: float = _opt(0.6, minimum=0.0, doc="ada: target of r_t = E[sign(D(real))]")
+    ada_kimg: float = _opt(500.0, minimum=0.0, doc="ada: thousands of real images for p to move by 1")
 
 
 @dataclass
@@ -192,7 +207,67 @@ def from_dict(raw):
     return cfg
 
 
+#: Augmentations each ``train.augment`` mode knows, in the order they are applied.
+AUGMENT_POLICIES = {"diffaugment": ("color", "translation", "cutout"), "ada": ("blit", "color")}
+
+
+def parse_augment_policy(mode, policy, key="train.augment_policy"):
+    """The augmentations of a policy string, e.g. ``"translation,cutout"`` -> ``("translation", "cutout")``.
+
+    Args:
+        mode: ``"diffaugment"`` or ``"ada"``.
+        policy: comma-separated names, or ``None`` for all of the mode's augmentations.
+        key: the name shown in error messages.
+
+    Returns:
+        A tuple of names in the order given.
+
+    Raises:
+        UsageError: for an unknown mode, an empty policy, an unknown or repeated name.
+    """
+    if mode not in AUGMENT_POLICIES:
+        raise UsageError(f"config: train.augment = {mode!r} is not allowed; expected one of "
+                         f"{', '.join(AUGMENT_POLICIES)}.")
+    allowed = AUGMENT_POLICIES[mode]
+    if policy is None:
+        return allowed
+    if not isinstance(policy, str):
+        raise UsageError(f"config: {key} = {policy!r} is not a string; expected names from {', '.join(allowed)}.")
+    names = tuple(n.strip() for n in policy.split(","))
+    if not any(names) or not all(names):
+        raise UsageError(f"config: {key} = {policy!r} has an empty name; expected comma-separated names from "
+                         f"{', '.join(allowed)} (for {mode}).")
+    for n in names:
+        if n not in allowed:
+            raise UsageError(f"config: {key} = {policy!r}: unknown augmentation {n!r} for {mode}; allowed: "
+                             f"{', '.join(allowed)}.")
+    if len(set(names)) != len(names):
+        raise UsageError(f"config: {key} = {policy!r} names an augmentation twice.")
+    return names
+
+
 def _check_consistency(cfg):
+    d, t = cfg.data, cfg.train
+    if d.name == "folder" and not d.path:
+        raise UsageError("config: data.name = 'folder' needs data.path, a directory of PNG/JPEG/BMP/GIF images "
+                         "(or use `keras-gan train --data DIR`).")
+    if d.path is not None and d.name != "folder":
+        raise UsageError(f"config: data.path = {d.path!r} is read only with data.name = 'folder', "
+                         f"got data.name = {d.name!r}.")
+    if not d.holdout_fraction < 1.0:
+        raise UsageError(f"config: data.holdout_fraction = {d.holdout_fraction} is out of range; "
+                         "expected a value in [0, 1).")
+    if t.augment is None and t.augment_policy is not None:
+        raise UsageError(f"config: train.augment_policy = {t.augment_policy!r} needs train.augment "
+                         "(diffaugment or ada).")
+    if t.augment is not None:
+        parse_augment_policy(t.augment, t.augment_policy)
+        if d.name in ("ring8", "grid25"):
+            raise UsageError(f"config: train.augment = {t.augment!r} augments images; data.name = {d.name!r} is 2-D data.")
+    if not t.ada_target <= 1.0:
+        raise UsageError(f"config: train.ada_target = {t.ada_target} is out of range; expected a value in [0, 1].")
+    if not t.ada_kimg > 0.0:
+        raise UsageError(f"config: train.ada_kimg = {t.ada_kimg} is out of range; expected a value > 0.")
     if cfg.model.ema_decay is not None and cfg.model.ema_decay >= 1.0:
         raise UsageError(f"config: model.ema_decay = {cfg.model.ema_decay} is out of range; expected a value in [0, 1).")
     if cfg.model.conditional and cfg.model.num_packed > 1:
