@@ -18,13 +18,11 @@ import os
 import re
 import tempfile
 
-import keras
-
 from keras_gan import config as config_lib
-from keras_gan import models
-from keras_gan import vae  # noqa: F401  (registers keras_gan>VAE so checkpoints load and resume)
 from keras_gan.errors import UsageError
-from keras_gan.optimizers import FusedAdam
+
+# Keras and the models load inside the functions that need them, so that reading a run's
+# config and checkpoints list does not import Keras (and fix its backend) too early.
 
 _CKPT = re.compile(r"^epoch-(\d{4,})\.keras$")
 
@@ -78,9 +76,11 @@ def build_model(cfg, sample_shape):
             :func:`keras_gan.data.training_dataset`).
 
     Returns:
-        An :class:`keras_gan.models.AdversarialModel` (a :class:`keras_gan.vae.VAE`
+        An :class:`keras_gan.models.AdversarialModel` (a :class:`keras_gan.models.VAE`
         for ``model.architecture = 'vae'``).
     """
+    from keras_gan import models
+
     m, t = cfg.model, cfg.train
     num_classes = None
     if m.conditional:
@@ -92,7 +92,7 @@ def build_model(cfg, sample_shape):
     extra = dict(num_classes=num_classes, num_packed=m.num_packed, spectral_norm=m.spectral_norm,
                  ema_decay=m.ema_decay, prior=m.prior, seed=t.seed)
     if m.architecture == "vae":
-        return vae.VAE.for_images(
+        return models.VAE.for_images(
             image_shape=sample_shape, latent_dim=m.latent_dim, base_filters=m.base_filters,
             num_resamplings=m.num_upsamplings, beta=m.beta, seed=t.seed, name="vae",
         )
@@ -111,6 +111,10 @@ def build_model(cfg, sample_shape):
 
 def compile_model(model, cfg):
     """Compiles ``model`` with the optimizers, loss and options of ``cfg.train``."""
+    import keras
+
+    from keras_gan.optimizers import FusedAdam
+
     t = cfg.train
 
     def optimizer(lr):

@@ -5,8 +5,9 @@ import os
 import shutil
 import tempfile
 
+import contextlib
+
 import keras
-import tensorflow as tf
 
 from keras_gan import callbacks, checkpointing, config as config_lib, data, runs
 
@@ -37,19 +38,33 @@ class TrainResult:
     initial_step: int = 0
 
 
-def make_strategy(name, tpu=None):
-    """The ``tf.distribute`` strategy named by ``train.strategy``.
+def make_strategy(name, tpu=None, model_parallel_size=None):
+    """The distribution named by ``train.strategy``, for the running Keras backend.
 
     Args:
-        name: ``default`` (one device), ``mirrored`` (all local GPUs, or the
-            CPU), ``multiworker`` (``MultiWorkerMirroredStrategy``; the cluster
-            comes from the ``TF_CONFIG`` environment variable) or ``tpu``.
+        name: on TensorFlow, a ``tf.distribute`` strategy: ``default`` (one
+            device), ``mirrored`` (all local GPUs, or the CPU), ``multiworker``
+            (``MultiWorkerMirroredStrategy``; the cluster comes from the
+            ``TF_CONFIG`` environment variable) or ``tpu``. On JAX, a
+            ``keras.distribution``: ``data_parallel`` (``DataParallel`` over all
+            devices) or ``model_parallel`` (``ModelParallel``: every weight whose
+            last axis divides by the model axis is sharded along it).
+            ``default`` is one device on every backend.
         tpu: TPU name or ``grpc://`` address for ``tpu`` (``None``: the local
             or environment-configured TPU).
+        model_parallel_size: devices on the model axis of ``model_parallel``
+            (``None``: all of them).
 
     Returns:
-        A ``tf.distribute.Strategy``.
+        An object with ``scope()`` and ``num_replicas_in_sync`` (the number of
+        batch shards): a ``tf.distribute.Strategy`` on TensorFlow.
     """
+    if name in ("data_parallel", "model_parallel"):
+        return _KerasDistribution(name, model_parallel_size)
+    if keras.backend.backend() != "tensorflow":
+        return _KerasDistribution(None)
+    import tensorflow as tf
+
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -60,6 +75,46 @@ def make_strategy(name, tpu=None):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     return tf.distribute.get_strategy()
+
+
+class _KerasDistribution:
+    """A ``keras.distribution`` (or none) behind the two members of ``tf.distribute.Strategy`` the trainer uses."""
+
+    def __init__(self, name, model_parallel_size=None):
+        self.distribution = None
+        self.num_replicas_in_sync = 1
+        if name is None:
+            return
+        from keras import distribution as dist
+
+        devices = dist.list_devices()
+        if name == "data_parallel":
+            self.distribution = dist.DataParallel(devices=devices)
+            self.num_replicas_in_sync = len(devices)
+            return
+        mp = int(model_parallel_size or len(devices))
+        if mp < 1 or len(devices) % mp:
+            raise ValueError(f"train.model_parallel_size = {mp} must divide the {len(devices)} devices.")
+        mesh = dist.DeviceMesh((len(devices) // mp, mp), ("batch", "model"), devices)
+        self.distribution = _ShardWideWeights(layout_map=dist.LayoutMap(mesh), batch_dim_name="batch")
+        self.num_replicas_in_sync = len(devices) // mp
+
+    def scope(self):
+        return self.distribution.scope() if self.distribution is not None else contextlib.nullcontext()
+
+
+class _ShardWideWeights(keras.distribution.ModelParallel):
+    """``ModelParallel`` whose default layout shards a weight's last axis over ``model`` where it divides."""
+
+    def get_variable_layout(self, variable):
+        layout = super().get_variable_layout(variable)
+        if any(axis is not None for axis in layout.axes):
+            return layout  # a layout-map entry or the variable's own layout
+        size = self.device_mesh.shape[self.device_mesh.axis_names.index("model")]
+        shape = tuple(variable.shape)
+        if len(shape) >= 2 and shape[-1] % size == 0:
+            return keras.distribution.TensorLayout([None] * (len(shape) - 1) + ["model"], self.device_mesh)
+        return layout
 
 
 def is_chief(strategy):
@@ -105,7 +160,7 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     """
     t = cfg.train
     keras.utils.set_random_seed(t.seed)
-    strategy = make_strategy(t.strategy, t.tpu)
+    strategy = make_strategy(t.strategy, t.tpu, t.model_parallel_size)
     keras.mixed_precision.set_dtype_policy(t.mixed_precision or "float32")
     chief = is_chief(strategy)
     final_dir = run_dir

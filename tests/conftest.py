@@ -1,4 +1,8 @@
-"""Test setup: two logical CPUs for tf.distribute tests, a private tfds data dir."""
+"""Test setup: two logical CPUs for tf.distribute tests (TensorFlow backend), a private tfds data dir.
+
+The suite runs on TensorFlow; ``tests/test_portable.py`` also runs on JAX and torch (``tests/test_backends.py``
+starts it under each in a subprocess).
+"""
 
 import os
 import tempfile
@@ -7,14 +11,15 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_GAN_DATA_DIR", os.path.join(tempfile.gettempdir(), "keras_gan_test_data"))
 
-import tensorflow as tf  # noqa: E402
+if os.environ["KERAS_BACKEND"] == "tensorflow":
+    import tensorflow as tf  # noqa: E402
 
-# Must run before any tensor exists: split the CPU into two logical devices so
-# MirroredStrategy has two replicas (DESIGN.md, "tf.distribute on a CPU").
-_cpus = tf.config.list_physical_devices("CPU")
-tf.config.set_logical_device_configuration(
-    _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
-)
+    # Must run before any tensor exists: split the CPU into two logical devices so
+    # MirroredStrategy has two replicas (DESIGN.md, "tf.distribute on a CPU").
+    _cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
 
 import pytest  # noqa: E402
 

@@ -5,12 +5,16 @@ pools), keras-gan and the PyTorch peer (``benchmarks/torch_dcgan.py``, the
 same architecture and step) in turn, A B A B ..., so a machine whose speed
 drifts affects both; the ratio is taken pair by pair and its median reported.
 The step is one discriminator and one generator update with Adam on a batch
-of real images and fresh noise. The benchmark also times a float32 matrix
-product in numpy in the same run and reports the achieved GFLOP/s of each
-step as a fraction of that peak.
+of real images and fresh noise: keras-gan's own model and ``train_step``
+under ``model.fit``, on the Keras backend each framework names
+(``keras-tf`` = ``keras``, ``keras-jax``, ``keras-torch``). The benchmark also
+times a float32 matrix product in numpy in the same run, reports the achieved
+GFLOP/s of each step as a fraction of that peak, and records the machine (CPU
+model, AVX-512 or not, cores, GPU).
 
-Where TensorFlow is not installed (a GPU box with only JAX), run
-``benchmarks/keras_jax_dcgan.py`` instead: the same step on the Keras JAX backend.
+On a GPU box without TensorFlow: ``keras-gan bench throughput --frameworks
+keras-jax torch`` (nothing here imports TensorFlow unless a TensorFlow
+framework or the digits input-pipeline figure is asked for and it is installed).
 """
 
 import json
@@ -31,6 +35,20 @@ CASES = {
 }
 _SMOKE = {"smoke": (8, 1, 4, 2, 8)}
 
+# framework -> (Keras backend, precision, jit_compile (None: the backend's default), stock Keras layers)
+FRAMEWORKS = {
+    "keras": ("tensorflow", "float32", None, False),
+    "keras-tf": ("tensorflow", "float32", None, False),
+    "keras-plain": ("tensorflow", "float32", None, True),
+    "keras-xla": ("tensorflow", "float32", True, False),
+    "keras-bf16": ("tensorflow", "bfloat16", None, False),
+    "keras-jax": ("jax", "float32", None, False),
+    "keras-jax-bf16": ("jax", "bfloat16", None, False),
+    "keras-torch": ("torch", "float32", None, False),
+    "torch": (None, "float32", None, False),
+    "torch-bf16": (None, "bfloat16", None, False),
+}
+
 
 def add_arguments(parser):
     parser.add_argument("--cases", nargs="+", default=["dcgan64", "dcgan64-b256", "digits"],
@@ -38,10 +56,12 @@ def add_arguments(parser):
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default 10).")
     parser.add_argument("--repeats", type=int, default=3, help="processes per framework and case (default 3).")
     parser.add_argument("--frameworks", nargs="+", default=["keras", "torch"],
-                        choices=["keras", "keras-plain", "keras-xla", "keras-bf16", "torch", "torch-bf16"],
-                        help="-bf16: mixed bfloat16 (Keras mixed_bfloat16 / torch.autocast); "
+                        choices=list(FRAMEWORKS),
+                        help="keras / keras-tf, keras-jax, keras-torch: keras-gan's model and step on that Keras "
+                             "backend. -bf16: mixed bfloat16 (Keras mixed_bfloat16 / torch.autocast); "
                              "each is compared with the peer of the same precision. keras-plain: the same "
-                             "step on stock Keras layers and Adam (the before of keras-gan's fused/fast kernels).")
+                             "step on stock Keras layers and Adam (the before of keras-gan's fused/fast kernels); "
+                             "keras-xla: TensorFlow with jit_compile.")
     parser.add_argument("--json", required=True, help="output JSON file.")
     parser.add_argument("--worker", default=None, help=argparse_suppress())
 
@@ -126,10 +146,10 @@ def _plain_keras_copy(model):
 
 
 def _keras_worker(case, steps, jit, precision="float32", plain=False):
+    """Times keras-gan's DCGAN step under ``fit`` on the Keras backend of this process (``KERAS_BACKEND``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import numpy as np
-    import tensorflow as tf
 
     from keras_gan import models
 
@@ -145,8 +165,8 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
     else:
         model.compile(d_steps=1, jit_compile=jit)
     x = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, channels)).astype("float32")
-    ds = tf.data.Dataset.from_tensors(x).repeat()
-    model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
+    data = np.tile(x, (steps + 2, 1, 1, 1))  # the same batch every step, through Keras' array adapter
+    model.fit(data[: 2 * batch], batch_size=batch, shuffle=False, epochs=1, verbose=0)  # trace and warm up
 
     class _Clock(keras.callbacks.Callback):
         def __init__(self):
@@ -161,12 +181,12 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
             self.times.append(time.perf_counter() - self._t)
 
     clock = _Clock()
-    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[clock])
+    model.fit(data[: steps * batch], batch_size=batch, shuffle=False, epochs=1, verbose=0, callbacks=[clock])
     times = sorted(clock.times)
     median = times[len(times) // 2]
     return {"images_per_second": batch / median, "seconds_per_step": times,
-            "peak_rss_mb": peak_rss_mb(),
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+            "peak_rss_mb": peak_rss_mb(), "backend": keras.backend.backend(), "keras": keras.__version__,
+            "jit_compile": bool(model.jit_compile)}
 
 
 _MATMUL = (
@@ -203,14 +223,16 @@ def _pipeline_rate(batch=64, steps=200):
 
 
 def _spawn(framework, case, steps):
-    precision = "bfloat16" if framework.endswith("-bf16") else "float32"
-    if framework.startswith("torch"):
+    backend, precision, _, _ = FRAMEWORKS[framework]
+    env = dict(os.environ)
+    if backend is None:
         script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "torch_dcgan.py")
         cmd = [sys.executable, os.path.abspath(script), *map(str, case), str(steps), precision]
     else:
+        env["KERAS_BACKEND"] = backend
         cmd = [sys.executable, "-m", "keras_gan.bench.throughput", "--worker",
                json.dumps({"framework": framework, "case": case, "steps": steps})]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{framework} worker failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -221,23 +243,25 @@ def run(args):
 
     if args.worker:
         spec = json.loads(args.worker)
-        precision = "bfloat16" if spec["framework"].endswith("-bf16") else "float32"
-        print(json.dumps(_keras_worker(tuple(spec["case"]), spec["steps"], spec["framework"] == "keras-xla", precision,
-                                       plain=spec["framework"] == "keras-plain")))
+        _, precision, jit, plain = FRAMEWORKS[spec["framework"]]
+        print(json.dumps(_keras_worker(tuple(spec["case"]), spec["steps"], jit, precision, plain=plain)))
         return 0
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be >= 1.")
-    if any(f.startswith("torch") for f in args.frameworks):
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            raise UsageError("PyTorch is not installed: pip install -e '.[bench]' (or drop torch from --frameworks).")
+    import importlib.util
+
+    needed = {"torch" if FRAMEWORKS[f][0] in (None, "torch") else FRAMEWORKS[f][0] for f in args.frameworks}
+    for package in sorted(needed):
+        if importlib.util.find_spec(package) is None:
+            raise UsageError(f"--frameworks needs {package!r}, which is not installed "
+                             f"(pip install -e '.[dev]'), or drop the frameworks that use it.")
     from keras_gan import runs
 
     peak = _matmul_peak()
-    print(f"numpy float32 matrix product: {peak:.0f} GFLOP/s (the practical roofline)", flush=True)
+    machine = machine_info(peak)
+    print(f"machine: {machine['summary']}", flush=True)
     cases = {**CASES, **_SMOKE}
-    report = {"matmul_gflops": peak, "cases": {}, "cpu_count": os.cpu_count()}
+    report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count()}
     for name in args.cases:
         case = cases[name]
         flops = step_flops(*case[:4])
@@ -246,7 +270,7 @@ def run(args):
             for f in args.frameworks:
                 res = _spawn(f, case, args.steps)
                 per[f].append(res)
-                print(f"[{name} {r + 1}/{args.repeats}] {f:11s} {res['images_per_second']:9.1f} img/s  "
+                print(f"[{name} {r + 1}/{args.repeats}] {f:14s} {res['images_per_second']:9.1f} img/s  "
                       f"peak {res['peak_rss_mb']:.0f} MB", flush=True)
         entry = {"image_shape": [case[0], case[0], case[1]], "base_filters": case[2], "batch": case[4],
                  "gflop_per_image_step": flops / 1e9, "frameworks": {}}
@@ -259,7 +283,7 @@ def run(args):
                 "fraction_of_matmul_peak": statistics.median(ips) * flops / 1e9 / peak,
             }
         for f in per:
-            peer = "torch-bf16" if f.endswith("-bf16") else "torch"
+            peer = "torch-bf16" if FRAMEWORKS[f][1] == "bfloat16" else "torch"
             if f.startswith("keras") and peer in per:
                 pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per[f], per[peer])]
                 entry["frameworks"][f]["ratio_vs_torch"] = statistics.median(pairs)
@@ -270,7 +294,7 @@ def run(args):
             entry["frameworks"]["keras"]["speedup_vs_keras_plain"] = statistics.median(pairs)
             entry["frameworks"]["keras"]["speedup_vs_keras_plain_pairs"] = pairs
         report["cases"][name] = entry
-    if "digits" in args.cases:
+    if "digits" in args.cases and importlib.util.find_spec("tensorflow") is not None:
         rate = _pipeline_rate()
         report["digits_pipeline_images_per_second"] = rate
         step = report["cases"]["digits"]["frameworks"].get("keras", {}).get("images_per_second")
@@ -281,14 +305,51 @@ def run(args):
     return 0
 
 
+def machine_info(matmul_gflops=None):
+    """What machine a figure is from: CPU model, AVX-512 or not, cores, GPUs, the matmul peak.
+
+    Args:
+        matmul_gflops: numpy's float32 matrix-product rate measured in the same run.
+
+    Returns:
+        A dict with ``cpu``, ``avx512`` (bool), ``cores``, ``gpus`` (names from
+        ``nvidia-smi``, empty without one), ``matmul_gflops`` and a one-line ``summary``.
+    """
+    cpu, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name") and cpu == "unknown":
+                    cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    gpus = []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20)
+        gpus = [g.strip() for g in out.stdout.splitlines() if g.strip()] if out.returncode == 0 else []
+    except (OSError, subprocess.SubprocessError):
+        pass
+    avx512 = any(f.startswith("avx512") for f in flags)
+    info = {"cpu": cpu, "avx512": avx512, "avx2": "avx2" in flags, "cores": os.cpu_count(), "gpus": gpus,
+            "matmul_gflops": matmul_gflops}
+    isa = "AVX-512" if avx512 else ("AVX2 only" if info["avx2"] else "no AVX2")
+    peak = f", numpy sgemm {matmul_gflops:.0f} GFLOP/s" if matmul_gflops else ""
+    info["summary"] = f"{cpu}, {isa}, {info['cores']} cores{peak}" + (f", GPU {', '.join(gpus)}" if gpus else "")
+    return info
+
+
 def _table(report):
-    lines = [f"{'case':14s} {'framework':11s} {'img/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak MB':>8s} "
+    lines = [f"machine: {report['machine']['summary']}"] if "machine" in report else []
+    lines += [f"{'case':14s} {'framework':14s} {'img/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak MB':>8s} "
              f"{'vs torch':>9s} {'vs plain':>9s}"]
     for name, entry in report["cases"].items():
         for f, r in entry["frameworks"].items():
             ratio = f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else ""
             plain = f"{r['speedup_vs_keras_plain']:.2f}x" if "speedup_vs_keras_plain" in r else ""
-            lines.append(f"{name:14s} {f:11s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
+            lines.append(f"{name:14s} {f:14s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
                          f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s} {plain:>9s}")
     return "\n".join(lines)
 

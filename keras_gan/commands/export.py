@@ -7,7 +7,10 @@ Writes, under ``--out`` (default ``<run>/export``)::
     export.json              paths, metadata and the measured parity with Keras
 
 Each format is checked against the Keras generator at batch sizes 1, 7 and 64
-after it is written; a failed export leaves the previous one in place.
+after it is written; a failed export leaves the previous one in place. The
+command runs on the TensorFlow backend whatever ``KERAS_BACKEND`` says: a
+checkpoint trained on JAX or torch loads there (``.keras`` files are
+backend-neutral).
 """
 
 import os
@@ -51,7 +54,13 @@ def _config_dict(cfg):
 
 
 def run(args):
+    from keras_gan import backends
     from keras_gan.errors import UsageError
+
+    # SavedModel and ONNX are written through TensorFlow; a .keras checkpoint trained on
+    # any backend loads on it (KERAS_BACKEND is overridden for this command).
+    os.environ.pop("KERAS_BACKEND", None)
+    backends.select("tensorflow")
 
     formats = _parse_formats(args.format)
     if args.version < 1:

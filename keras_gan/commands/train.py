@@ -7,6 +7,7 @@ or hung past ``train.step_timeout`` (restart every worker with ``--resume``). On
 :data:`keras_gan.checkpointing.RESUME_OVERRIDES` may be changed with ``--set``.
 """
 
+import json
 import os
 import sys
 
@@ -19,9 +20,17 @@ def add_arguments(parser):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config value, e.g. --set train.d_steps=3 (repeatable).")
     parser.add_argument("--epochs", type=int, default=None, help="shorthand for --set train.epochs=N.")
-    parser.add_argument("--strategy", default=None, choices=("default", "mirrored", "multiworker", "tpu"),
-                        help="tf.distribute strategy (shorthand for --set train.strategy=...); "
-                             "multiworker reads the cluster from TF_CONFIG.")
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="train on a folder of PNG/JPEG/BMP/GIF images, class subfolders as labels "
+                             "(shorthand for --set data.name=folder --set data.path=DIR).")
+    parser.add_argument("--backend", default=None, choices=("jax", "tensorflow", "torch"),
+                        help="Keras backend (default: KERAS_BACKEND, else the config's train.backend, "
+                             "else tensorflow).")
+    parser.add_argument("--strategy", default=None,
+                        choices=("default", "mirrored", "multiworker", "tpu", "data_parallel", "model_parallel"),
+                        help="shorthand for --set train.strategy=...: tf.distribute on TensorFlow "
+                             "(mirrored, multiworker reads TF_CONFIG, tpu), keras.distribution on JAX "
+                             "(data_parallel, model_parallel).")
     parser.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
     parser.add_argument("--output", default=None,
                         help="run directory (default: runs/<config name>).")
@@ -43,6 +52,8 @@ def _resolve(args):
         overrides.append(f"train.strategy={args.strategy}")
     if args.tpu is not None:
         overrides.append(f"train.tpu={args.tpu}")
+    if getattr(args, "data", None) is not None:
+        overrides += ["data.name=folder", f"data.path={json.dumps(args.data)}"]  # JSON quoting is YAML
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--output {run_dir!r} is a file; expected a run directory (created if missing).")
     if args.resume:
@@ -62,6 +73,10 @@ def _resolve(args):
             raise UsageError(
                 f"--output {run_dir!r} already holds a run; pass --resume to continue it or choose another --output."
             )
+    if cfg.data.name == "folder":  # a bad folder fails here, before the run directory exists
+        from keras_gan import image_folder
+
+        image_folder.read(cfg.data.path, cfg.data.image_size, cfg.data.channels, cfg.data.small_images)
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as e:
@@ -72,7 +87,11 @@ def _resolve(args):
 
 
 def run(args):
-    cfg, run_dir = _resolve(args)  # validates everything before TensorFlow starts
+    cfg, run_dir = _resolve(args)  # validates everything before Keras is imported
+    from keras_gan import backends
+
+    # Fixes the backend for this process: Keras is imported only after this line.
+    backends.select(backends.choose(args.backend, cfg.train.backend), cfg.train.strategy)
     from keras_gan import trainer
 
     try:

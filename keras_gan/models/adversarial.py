@@ -225,6 +225,14 @@ class AdversarialModel(keras.Model):
                 raise ValueError(f"{key} must be >= 0, got {value}.")
         if clip_weights is not None and float(clip_weights) <= 0:
             raise ValueError(f"clip_weights must be > 0 or None, got {clip_weights}.")
+        if _backend.backend() == "torch" and any(
+            isinstance(layer, keras.layers.SpectralNormalization) for layer in self.discriminator._flatten_layers()
+        ):
+            raise ValueError(
+                "Spectral normalization does not train on the torch backend: Keras' SpectralNormalization "
+                "rewrites its kernel in place in every training forward pass, which torch autograd rejects "
+                "when D runs twice in a step. Use KERAS_BACKEND=jax or tensorflow for spectral_norm."
+            )
         self.loss_name = loss
         self.d_steps = d_steps
         self.gradient_penalty = float(gradient_penalty)

@@ -1,0 +1,125 @@
+"""keras-gan on every Keras backend: the portable tests under JAX and torch, gradients that agree,
+JAX data and model parallelism, and checkpoints that move between backends and export.
+
+Each check runs in a subprocess, since Keras fixes its backend when it is first imported.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "_backend_worker.py")
+
+
+def _env(backend, **extra):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", **extra)
+    return env
+
+
+def _run(cmd, backend, timeout=600, **extra):
+    out = subprocess.run(cmd, cwd=ROOT, env=_env(backend, **extra), capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"{' '.join(cmd)} on {backend} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_portable_suite_passes_on(backend):
+    out = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_portable.py"], backend)
+    assert " passed" in out.stdout and "failed" not in out.stdout
+
+
+def test_gradients_agree_across_backends(tmp_path):
+    results = {}
+    for backend in ("tensorflow", "jax", "torch"):
+        path = str(tmp_path / f"{backend}.npz")
+        _run([sys.executable, WORKER, "grads", path], backend)
+        results[backend] = np.load(path)
+    reference = results["tensorflow"]
+    assert len(reference.files) > 20  # D and G losses and gradients, MLP and DCGAN
+    for backend in ("jax", "torch"):
+        for key in reference.files:
+            ref, got = reference[key], results[backend][key]
+            scale = np.abs(ref).max() + 1e-12
+            assert np.abs(ref - got).max() / scale < 1e-5, (backend, key)
+
+
+def test_jax_data_and_model_parallel_equal_one_device(tmp_path):
+    flags = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    found = {}
+    for strategy in ("default", "data_parallel", "model_parallel"):
+        path = str(tmp_path / f"{strategy}.npz")
+        _run([sys.executable, WORKER, "step", path, strategy], "jax", **flags)
+        found[strategy] = np.load(path)
+    assert int(found["data_parallel"]["replicas"]) == 2
+    assert "model" in str(found["model_parallel"]["kernel_sharding"])  # a weight really is sharded
+    weights = [k for k in found["default"].files if k.startswith("w")]
+    for strategy in ("data_parallel", "model_parallel"):
+        for key in weights:
+            np.testing.assert_allclose(found[strategy][key], found["default"][key], rtol=1e-5, atol=1e-6)
+
+
+def _train(run_dir, backend, epochs, resume=False):
+    cmd = [sys.executable, "-m", "keras_gan.cli", "train", "--backend", backend, "--output", run_dir, "--quiet"]
+    if resume:
+        cmd += ["--resume", "--epochs", str(epochs)]
+    else:
+        cmd += ["--config", "gan_ring8", "--epochs", str(epochs), "--set", "data.num_samples=1024",
+                "--set", "train.num_sample_images=16", "--set", "model.ema_decay=0.9"]
+    return _run(cmd, "tensorflow")  # --backend wins over KERAS_BACKEND
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first,second", [("jax", "tensorflow"), ("tensorflow", "jax")])
+def test_checkpoint_moves_between_backends(tmp_path, first, second):
+    run_dir = str(tmp_path / "run")
+    _train(run_dir, first, 1)
+    _train(run_dir, second, 2, resume=True)
+    history = json.load(open(os.path.join(run_dir, "history.json")))
+    assert history["epoch"] == [1, 2] and all(np.isfinite(history["g_loss"]))
+    grid = str(tmp_path / "grid.png")
+    _run([sys.executable, "-m", "keras_gan.cli", "sample", "--run", run_dir, "--out", grid], first)
+    assert os.path.getsize(grid) > 0
+
+
+@pytest.mark.slow
+def test_jax_trained_checkpoint_exports_with_parity(tmp_path):
+    run_dir = str(tmp_path / "run")
+    _train(run_dir, "jax", 1)
+    out_dir = str(tmp_path / "exported")
+    # export runs on TensorFlow whatever KERAS_BACKEND says
+    _run([sys.executable, "-m", "keras_gan.cli", "export", "--run", run_dir, "--out", out_dir], "jax")
+    report = json.load(open(os.path.join(out_dir, "export.json")))
+    assert sorted(report["formats"]) == ["onnx", "savedmodel"]
+    for fmt, entry in report["formats"].items():
+        diffs = list(entry["max_abs_diff"].values())
+        assert len(diffs) == 3 and max(diffs) < 1e-5, (fmt, diffs)  # batch 1, 7 and 64
+
+
+def test_backend_choice_and_errors():
+    from keras_gan import backends
+    from keras_gan.errors import UsageError
+
+    assert backends.choose(None, None, {}) == "tensorflow"
+    assert backends.choose(None, "jax", {}) == "jax"
+    assert backends.choose(None, "jax", {"KERAS_BACKEND": "torch"}) == "torch"
+    assert backends.choose("tensorflow", "jax", {"KERAS_BACKEND": "torch"}) == "tensorflow"
+    with pytest.raises(UsageError, match="'mxnet' is not a backend"):
+        backends.choose(None, None, {"KERAS_BACKEND": "mxnet"})
+    with pytest.raises(UsageError, match="does not run on the jax backend; with jax use one of default, "
+                                         "data_parallel, model_parallel"):
+        backends.select("jax", "mirrored")
+
+
+def test_cli_rejects_a_strategy_of_another_backend(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_gan.cli", "train", "--backend", "torch", "--strategy", "data_parallel",
+         "--output", str(tmp_path / "r")], cwd=ROOT, env=_env("tensorflow"), capture_output=True, text=True,
+    )
+    assert out.returncode == 2
+    assert "does not run on the torch backend" in out.stderr and "Traceback" not in out.stderr
