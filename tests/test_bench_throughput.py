@@ -36,13 +36,7 @@ def test_flop_count_matches_the_models(case):
 
 
 def test_smoke_run_writes_json(tmp_path):
-    frameworks = ["keras", "keras-plain"]
-    try:
-        import torch  # noqa: F401
-
-        frameworks.append("torch")
-    except ImportError:
-        pass
+    frameworks = ["keras", "keras-plain", "keras-jax", "keras-torch", "torch"]  # torch and jax come with [dev]
     out = tmp_path / "tp.json"
     res = subprocess.run(
         [sys.executable, "-m", "keras_gan.cli", "bench", "throughput", "--cases", "smoke", "--steps", "2",
@@ -56,8 +50,13 @@ def test_smoke_run_writes_json(tmp_path):
     assert report["matmul_gflops"] > 0
     assert keras_row["speedup_vs_keras_plain"] > 0
     assert report["cases"]["smoke"]["frameworks"]["keras-plain"]["images_per_second"] > 0
-    if "torch" in frameworks:
-        assert keras_row["ratio_vs_torch"] > 0
+    assert keras_row["ratio_vs_torch"] > 0
+    rows = report["cases"]["smoke"]["frameworks"]
+    for framework, backend in (("keras-jax", "jax"), ("keras-torch", "torch")):
+        assert rows[framework]["images_per_second"] > 0 and rows[framework]["ratio_vs_torch"] > 0
+    machine = report["machine"]
+    assert machine["cores"] >= 1 and isinstance(machine["avx512"], bool) and machine["cpu"]
+    assert "cores" in machine["summary"] and "machine:" in res.stdout
 
 
 @pytest.mark.parametrize("spectral_norm", [False, True])
