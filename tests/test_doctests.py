@@ -9,7 +9,8 @@ import importlib
 
 import pytest
 
-MODULES = ["losses", "networks", "optimizers", "models", "divergences", "data", "config", "callbacks", "vae"]
+MODULES = ["losses", "networks", "optimizers", "models", "models.adversarial", "models.noise", "models.vae", "backends",
+           "divergences", "data", "config", "callbacks"]
 
 
 @pytest.mark.parametrize("name", MODULES)
