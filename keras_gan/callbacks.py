@@ -22,7 +22,10 @@ class SampleGrid(keras.callbacks.Callback):
     """Saves samples from fixed noise every ``every`` epochs as ``samples/epoch_NNNN.png``.
 
     A JSON file beside each picture records the epoch, the noise seed and the
-    pixel statistics, so ``keras-gan sample --seed`` reproduces the grid.
+    pixel statistics, so ``keras-gan sample --seed`` reproduces the grid. The
+    same picture also goes to TensorBoard as an image summary named
+    ``samples`` at step ``epoch`` (written with ``tf.summary.image`` into
+    ``log_dir``; skipped when TensorFlow is not installed).
 
     Args:
         directory: output folder.
@@ -30,19 +33,26 @@ class SampleGrid(keras.callbacks.Callback):
         seed: seed of the fixed latent vectors.
         every: epochs between pictures.
         reference: for 2-D data, mode centers drawn beneath the samples.
+        log_dir: TensorBoard folder of the image summaries; default
+            ``<parent of directory>/logs/samples`` (beside the run's ``logs/train``);
+            ``False`` writes none.
 
     Example:
 
     >>> cb = SampleGrid("runs/x/samples", num=64, seed=0)
     """
 
-    def __init__(self, directory, num=64, seed=0, every=1, reference=None):
+    def __init__(self, directory, num=64, seed=0, every=1, reference=None, log_dir=None):
         super().__init__()
         self.directory = directory
         self.num = int(num)
         self.seed = int(seed)
         self.every = int(every)
         self.reference = reference
+        if log_dir is None:
+            log_dir = os.path.join(os.path.dirname(os.path.abspath(directory)), "logs", "samples")
+        self.log_dir = log_dir or None
+        self._writer = None
         self.stopped = False  # set by StopOnSignal after a mid-epoch stop
 
     def on_epoch_end(self, epoch, logs=None):
@@ -60,6 +70,31 @@ class SampleGrid(keras.callbacks.Callback):
             {"epoch": done, "seed": self.seed, "num": n, "shape": list(samples.shape[1:]),
              "mean": float(samples.mean()), "std": float(samples.std())},
         )
+        self._summarize(path, done)
+
+    def _summarize(self, png_path, step):
+        """Writes the saved PNG as a TensorBoard image summary (nothing without TensorFlow)."""
+        if self.log_dir is None:
+            return
+        try:
+            import tensorflow as tf
+        except ImportError:
+            return
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(png_path) as img:
+            pixels = np.asarray(img.convert("RGB"), np.uint8)
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            tf.summary.image("samples", pixels[None], step=int(step))
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class NaNGuard(keras.callbacks.Callback):

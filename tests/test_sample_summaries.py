@@ -1,0 +1,69 @@
+"""SampleGrid writes each sample grid to TensorBoard as an image summary, beside the PNG."""
+
+import builtins
+import glob
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from keras_gan import callbacks
+
+
+class _Generator:
+    def generate(self, n, seed=0):
+        return np.random.default_rng(seed).uniform(-1, 1, (n, 8, 8, 1)).astype(np.float32)
+
+
+def _run(cb, epochs):
+    cb.set_model(_Generator())
+    cb.set_params({"epochs": epochs})
+    for epoch in range(epochs):
+        cb.on_epoch_end(epoch)
+    cb.on_train_end()
+
+
+def _summaries(log_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(log_dir, size_guidance={"tensors": 0})
+    acc.Reload()
+    out = {}
+    for event in acc.Tensors("samples"):
+        width, height, png = event.tensor_proto.string_val
+        out[event.step] = (int(width), int(height), np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
+    return out
+
+
+def test_image_summary_equals_the_png(tmp_path):
+    run = tmp_path / "run"
+    _run(callbacks.SampleGrid(str(run / "samples"), num=16, seed=3, every=2), epochs=3)
+    pngs = sorted(glob.glob(str(run / "samples" / "*.png")))
+    assert [os.path.basename(p) for p in pngs] == ["epoch_0002.png", "epoch_0003.png"]
+    found = _summaries(str(run / "logs" / "samples"))
+    assert sorted(found) == [2, 3]
+    for step, path in zip((2, 3), pngs):
+        expected = np.asarray(Image.open(path).convert("RGB"))
+        width, height, pixels = found[step]
+        assert (height, width) == expected.shape[:2]
+        np.testing.assert_array_equal(pixels, expected)
+
+
+def test_no_summary_when_disabled_or_without_tensorflow(tmp_path, monkeypatch):
+    _run(callbacks.SampleGrid(str(tmp_path / "a" / "samples"), num=4, log_dir=False), epochs=1)
+    assert os.path.isfile(tmp_path / "a" / "samples" / "epoch_0001.png")
+    assert not (tmp_path / "a" / "logs").exists()
+
+    real_import = builtins.__import__
+
+    def no_tensorflow(name, *args, **kwargs):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("No module named 'tensorflow'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorflow)
+    _run(callbacks.SampleGrid(str(tmp_path / "b" / "samples"), num=4), epochs=1)
+    monkeypatch.undo()
+    assert os.path.isfile(tmp_path / "b" / "samples" / "epoch_0001.png")
+    assert not (tmp_path / "b" / "logs").exists()
