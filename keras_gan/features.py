@@ -2,13 +2,16 @@
 
 An extractor maps a batch of images in ``[-1, 1]`` (NHWC) to feature vectors
 and, when it has a classifier head, to class probabilities (for the Inception
-Score). Two are built in:
+Score). Three are built in:
 
 * ``"digits"`` (:class:`DigitsExtractor`): a small CNN classifier trained
   deterministically on the embedded digits' training split and cached on
   disk. It runs anywhere with no network, so digits runs get digits-FID,
   digits-KID, digits-IS and precision/recall out of the box. Features are its
   64-unit penultimate layer; probabilities are its softmax over the 10 digits.
+* ``"mnist5k"`` (:class:`Mnist5kExtractor`): the same recipe at 28x28,
+  trained on the 4,000 training digits of ``mnist5k`` (128-d features); the
+  default for mnist5k runs.
 * ``"inception"`` (:class:`InceptionExtractor`): InceptionV3 from
   ``keras.applications`` with weights read from a local file (2048-d pool
   features; ImageNet probabilities when the file holds the top). No machine
@@ -32,7 +35,7 @@ import warnings
 import numpy as np
 
 #: Names accepted by :func:`get_extractor`.
-EXTRACTORS = ("digits", "inception")
+EXTRACTORS = ("digits", "mnist5k", "inception")
 
 #: What an extractor returns for a batch: features ``[n, d]`` (float32) and
 #: class probabilities ``[n, classes]`` (or ``None`` without a classifier head).
@@ -96,14 +99,34 @@ def _check_images(images, argument="images"):
     return images.astype(np.float32, copy=False)
 
 
-# ------------------------------------------------------------------ digits
-def _digits_data():
-    """(x_train, y_train, x_test, y_test) of the embedded digits, in [-1, 1]."""
+# ------------------------------------------------- embedded digit classifiers
+# One recipe for the digits (8x8) and mnist5k (28x28) classifiers: a small CNN
+# trained deterministically on the dataset's train split, cached on disk.
+# Bump a version when its architecture or training changes: it is part of the
+# cache key, so an old cached model is never reused by mistake.
+_CLASSIFIERS = {
+    "digits": {
+        "version": _DIGITS_CLASSIFIER_VERSION, "epochs": _DIGITS_EPOCHS, "batch_size": _DIGITS_BATCH_SIZE,
+        "feature_dim": _DIGITS_FEATURE_DIM, "shape": (8, 8, 1), "label": "digits",
+    },
+    "mnist5k": {
+        "version": 1, "epochs": 30, "batch_size": 64, "feature_dim": 128, "shape": (28, 28, 1), "label": "mnist5k",
+    },
+}
+
+
+def _dataset_arrays(name):
+    """(x_train, y_train, x_test, y_test) of an embedded dataset, in [-1, 1]."""
     from keras_gan import data
 
-    x_train, y_train = data.load_arrays("digits", "train")
-    x_test, y_test = data.load_arrays("digits", "test")
+    x_train, y_train = data.load_arrays(name, "train")
+    x_test, y_test = data.load_arrays(name, "test")
     return x_train, y_train, x_test, y_test
+
+
+def _digits_data():
+    """(x_train, y_train, x_test, y_test) of the embedded digits, in [-1, 1]."""
+    return _dataset_arrays("digits")
 
 
 def _shift_augment(images, rng):
@@ -138,15 +161,99 @@ def _build_digits_classifier(seed):
     return keras.Model(inputs, outputs, name="digits_classifier")
 
 
+def _build_mnist5k_classifier(seed):
+    """28x28: 3x3 convs 32 (stride 2) and 64 (stride 2), dropout 0.5, 128-unit features, softmax over 10."""
+    import keras
+    from keras import layers
+
+    def init(i):
+        return keras.initializers.GlorotUniform(seed=seed * 100 + i)
+
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", kernel_initializer=init(0), name="conv1")(inputs)
+    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", kernel_initializer=init(1), name="conv2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.5, seed=seed, name="dropout")(x)
+    x = layers.Dense(_CLASSIFIERS["mnist5k"]["feature_dim"], activation="relu", kernel_initializer=init(2),
+                     name="features")(x)
+    outputs = layers.Dense(10, activation="softmax", kernel_initializer=init(3), name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="mnist5k_classifier")
+
+
+_BUILDERS = {"digits": _build_digits_classifier, "mnist5k": _build_mnist5k_classifier}
+
+
+def train_classifier(name, epochs=None, seed=0, verbose=0):
+    """Trains the embedded classifier of ``name`` (``"digits"`` or ``"mnist5k"``) deterministically.
+
+    Adam, random one-pixel shifts, on ``keras_gan.data.load_arrays(name, "train")``.
+    The order of the examples comes from a numpy generator seeded by ``seed``
+    and every initializer and dropout layer has its own seed, so no global
+    random state is read or changed.
+
+    Args:
+        name: ``"digits"`` or ``"mnist5k"``.
+        epochs: passes over the training split (default: the classifier's own, 60 for digits, 30 for mnist5k).
+        seed: seed of the initializers, dropout and example order.
+        verbose: Keras verbosity of the training.
+
+    Returns:
+        ``(model, metadata)``: the trained ``keras.Model`` and a dict with its
+        test accuracy (on the ``test`` split), sizes and settings.
+    """
+    import keras
+
+    spec = _classifier_spec(name)
+    epochs = spec["epochs"] if epochs is None else int(epochs)
+    seed = int(seed)
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}.")
+    x_train, y_train, x_test, y_test = _dataset_arrays(name)
+    model = _BUILDERS[name](seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    # The epochs' shuffles and one-pixel shifts are drawn up front from one seeded
+    # numpy generator and fed in order (shuffle=False): no global random state.
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(x_train)) for _ in range(epochs)])
+    model.fit(_shift_augment(x_train[order], rng), y_train[order], batch_size=spec["batch_size"], epochs=1,
+              shuffle=False, verbose=verbose)
+    probs = model.predict(x_test, batch_size=512, verbose=0)
+    test_accuracy = float(np.mean(np.argmax(probs, axis=1) == y_test))
+    train_accuracy = float(np.mean(np.argmax(model.predict(x_train, batch_size=512, verbose=0), axis=1) == y_train))
+    metadata = {
+        "version": spec["version"],
+        "data": f"keras_gan.data.load_arrays('{name}', 'train') / ('{name}', 'test')",
+        "train_size": int(len(x_train)),
+        "test_size": int(len(x_test)),
+        "epochs": epochs,
+        "batch_size": spec["batch_size"],
+        "seed": seed,
+        "augmentation": "random shift in {-1, 0, 1}^2 pixels",
+        "train_accuracy": train_accuracy,
+        "test_accuracy": test_accuracy,
+        "feature_layer": "features",
+        "feature_dim": spec["feature_dim"],
+        "keras_version": keras.__version__,
+    }
+    return model, metadata
+
+
+def _classifier_spec(name):
+    if name not in _CLASSIFIERS:
+        raise ValueError(f"No embedded classifier for {name!r}; allowed: {', '.join(_CLASSIFIERS)}.")
+    return _CLASSIFIERS[name]
+
+
 def train_digits_classifier(epochs=_DIGITS_EPOCHS, seed=0, verbose=0):
     """Trains the digits classifier deterministically (same seed, same weights).
 
     A small CNN (two 3x3 convolutions, dropout 0.5, a 64-unit dense layer, a
     softmax over 10 digits) trained with Adam, with random one-pixel shifts, on the embedded digits' training split
-    (``keras_gan.data.load_arrays("digits", "train")``, 1,437 images). The
-    order of the examples comes from a numpy generator seeded by ``seed`` and
-    every initializer and dropout layer has its own seed, so no global random
-    state is read or changed.
+    (``keras_gan.data.load_arrays("digits", "train")``, 1,437 images); see :func:`train_classifier`.
 
     Args:
         epochs: passes over the training split.
@@ -163,92 +270,76 @@ def train_digits_classifier(epochs=_DIGITS_EPOCHS, seed=0, verbose=0):
     >>> meta["test_accuracy"] > 0.9
     True
     """
-    import keras
-
-    epochs, seed = int(epochs), int(seed)
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}.")
-    x_train, y_train, x_test, y_test = _digits_data()
-    model = _build_digits_classifier(seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    # The epochs' shuffles and one-pixel shifts are drawn up front from one seeded
-    # numpy generator and fed in order (shuffle=False): no global random state.
-    rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(len(x_train)) for _ in range(epochs)])
-    model.fit(_shift_augment(x_train[order], rng), y_train[order], batch_size=_DIGITS_BATCH_SIZE, epochs=1, shuffle=False, verbose=verbose)
-    probs = model.predict(x_test, batch_size=512, verbose=0)
-    test_accuracy = float(np.mean(np.argmax(probs, axis=1) == y_test))
-    train_accuracy = float(np.mean(np.argmax(model.predict(x_train, batch_size=512, verbose=0), axis=1) == y_train))
-    metadata = {
-        "version": _DIGITS_CLASSIFIER_VERSION,
-        "data": "keras_gan.data.load_arrays('digits', 'train') / ('digits', 'test')",
-        "train_size": int(len(x_train)),
-        "test_size": int(len(x_test)),
-        "epochs": epochs,
-        "batch_size": _DIGITS_BATCH_SIZE,
-        "seed": seed,
-        "augmentation": "random shift in {-1, 0, 1}^2 pixels",
-        "train_accuracy": train_accuracy,
-        "test_accuracy": test_accuracy,
-        "feature_layer": "features",
-        "feature_dim": _DIGITS_FEATURE_DIM,
-        "keras_version": keras.__version__,
-    }
-    return model, metadata
+    return train_classifier("digits", epochs=epochs, seed=seed, verbose=verbose)
 
 
-def _digits_cache_key(epochs, seed):
-    x_train, y_train, _, _ = _digits_data()
+def _cache_key(name, epochs, seed):
+    x_train, y_train, _, _ = _dataset_arrays(name)
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(x_train, np.float32).tobytes())
     digest.update(np.ascontiguousarray(y_train, np.int64).tobytes())
-    digest.update(f"v{_DIGITS_CLASSIFIER_VERSION}-e{epochs}-s{seed}".encode())
+    digest.update(f"v{_classifier_spec(name)['version']}-e{epochs}-s{seed}".encode())
     return digest.hexdigest()[:16]
 
 
-def load_digits_classifier(directory=None, epochs=_DIGITS_EPOCHS, seed=0, verbose=1):
-    """The cached digits classifier, trained and cached on first use.
+def _digits_cache_key(epochs, seed):
+    return _cache_key("digits", epochs, seed)
 
-    The cache holds ``digits_classifier-<key>.keras`` and a ``.json`` beside
+
+def load_classifier(name, directory=None, epochs=None, seed=0, verbose=1):
+    """The cached embedded classifier of ``name``, trained and cached on first use.
+
+    The cache holds ``<name>_classifier-<key>.keras`` and a ``.json`` beside
     it with the test accuracy and the training settings. The key hashes the
     training data, the classifier version, ``epochs`` and ``seed``; both files
     are written atomically (temp file, then ``os.replace``), the JSON last, so
     a half-written cache is never read.
 
     Args:
+        name: ``"digits"`` or ``"mnist5k"``.
         directory: cache directory (default :func:`cache_dir`).
-        epochs: training epochs (part of the cache key).
+        epochs: training epochs (part of the cache key; default: the classifier's own).
         seed: training seed (part of the cache key).
         verbose: print a line when training.
 
     Returns:
-        ``(model, metadata)`` as in :func:`train_digits_classifier`.
+        ``(model, metadata)`` as in :func:`train_classifier`.
     """
     import keras
 
+    spec = _classifier_spec(name)
+    epochs = spec["epochs"] if epochs is None else int(epochs)
     directory = directory or cache_dir()
     os.makedirs(directory, exist_ok=True)
-    stem = os.path.join(directory, f"digits_classifier-{_digits_cache_key(epochs, seed)}")
+    stem = os.path.join(directory, f"{name}_classifier-{_cache_key(name, epochs, seed)}")
     model_path, meta_path = stem + ".keras", stem + ".json"
     if os.path.exists(model_path) and os.path.exists(meta_path):
         with open(meta_path) as f:
             metadata = json.load(f)
         return keras.saving.load_model(model_path, compile=False), metadata
     if verbose:
-        print(f"Training the digits feature classifier (once; cached in {directory}) ...", flush=True)
-    model, metadata = train_digits_classifier(epochs=epochs, seed=seed)
+        print(f"Training the {spec['label']} feature classifier (once; cached in {directory}) ...", flush=True)
+    if name == "digits":  # looked up at call time, so a patched train_digits_classifier is the one used
+        model, metadata = train_digits_classifier(epochs=epochs, seed=seed)
+    else:
+        model, metadata = train_classifier(name, epochs=epochs, seed=seed)
     from keras_gan import runs
 
     with runs.atomic_path(model_path) as tmp:
         model.save(tmp)
     runs.write_json(meta_path, metadata)
     if verbose:
-        print(f"Digits classifier test accuracy: {metadata['test_accuracy']:.4f}", flush=True)
+        print(f"{spec['label'].capitalize()} classifier test accuracy: {metadata['test_accuracy']:.4f}", flush=True)
     return model, metadata
+
+
+def load_digits_classifier(directory=None, epochs=_DIGITS_EPOCHS, seed=0, verbose=1):
+    """The cached digits classifier, trained and cached on first use (:func:`load_classifier` for ``"digits"``).
+
+    Returns:
+        ``(model, metadata)`` as in :func:`train_digits_classifier`.
+    """
+    return load_classifier("digits", directory, epochs=epochs, seed=seed, verbose=verbose)
 
 
 class DigitsExtractor(FeatureExtractor):
@@ -277,31 +368,49 @@ class DigitsExtractor(FeatureExtractor):
         import keras
 
         if model is None:
-            model, metadata = load_digits_classifier(directory, verbose=verbose)
+            model, metadata = load_classifier(self.name, directory, verbose=verbose)
         self.metadata = dict(metadata or {})
         self._model = keras.Model(
-            model.inputs[0], [model.get_layer("features").output, model.outputs[0]], name="digits_features"
+            model.inputs[0], [model.get_layer("features").output, model.outputs[0]], name=f"{self.name}_features"
         )
         self.feature_dim = int(self._model.outputs[0].shape[-1])
+        self._shape = tuple(_CLASSIFIERS[self.name]["shape"])
 
     def __call__(self, images):
         import tensorflow as tf
 
         images = _check_images(images)
-        if images.shape[1:] != (8, 8, 1):
+        if images.shape[1:] != self._shape:
             x = tf.convert_to_tensor(images)
             if x.shape[-1] == 3:
                 x = tf.image.rgb_to_grayscale(x)
-            images = tf.image.resize(x, (8, 8), antialias=True).numpy()
+            images = tf.image.resize(x, self._shape[:2], antialias=True).numpy()
         features, probs = self._model(images, training=False)
         return ExtractorOutput(np.asarray(features, np.float32), np.asarray(probs, np.float32))
 
     def settings(self):
         return {
             **super().settings(),
-            "input": "grayscale 8x8 in [-1, 1] (antialiased bilinear resize when needed)",
+            "input": f"grayscale {self._shape[0]}x{self._shape[1]} in [-1, 1] (antialiased bilinear resize when needed)",
             "classifier": {k: self.metadata.get(k) for k in ("version", "test_accuracy", "epochs", "seed")},
         }
+
+
+class Mnist5kExtractor(DigitsExtractor):
+    """Features of the embedded mnist5k classifier (offline; the default for mnist5k runs).
+
+    The same recipe as :class:`DigitsExtractor` at 28x28: a CNN trained on
+    mnist5k's 4,000 training digits (:func:`load_classifier` ``("mnist5k")``),
+    128-d features, softmax over the 10 digits. Other sizes and RGB are
+    converted to grayscale 28x28 first.
+
+    Example:
+
+    >>> out = Mnist5kExtractor()(images)  # images: [n, 28, 28, 1] in [-1, 1]
+    """
+
+    name = "mnist5k"
+    num_classes = 10
 
 
 # --------------------------------------------------------------- inception
@@ -409,7 +518,7 @@ def get_extractor(name="digits", **kwargs):
     """An extractor by name.
 
     Args:
-        name: ``"digits"`` or ``"inception"`` (or a :class:`FeatureExtractor`, returned as is).
+        name: ``"digits"``, ``"mnist5k"`` or ``"inception"`` (or a :class:`FeatureExtractor`, returned as is).
         **kwargs: passed to the extractor (``weights=`` for inception).
 
     Returns:
@@ -422,6 +531,8 @@ def get_extractor(name="digits", **kwargs):
         return name
     if name == "digits":
         return DigitsExtractor(**kwargs)
+    if name == "mnist5k":
+        return Mnist5kExtractor(**kwargs)
     if name == "inception":
         return InceptionExtractor(**kwargs)
     raise ValueError(f"Unknown extractor {name!r}; allowed: {', '.join(EXTRACTORS)}.")

@@ -36,8 +36,8 @@ def add_arguments(parser):
         "2500 for 2-D mixtures)",
     )
     parser.add_argument(
-        "--extractor", choices=("digits", "inception"), default=None,
-        help="feature extractor (default: digits for digits runs, inception otherwise)",
+        "--extractor", choices=("digits", "mnist5k", "inception"), default=None,
+        help="feature extractor (default: digits for digits runs, mnist5k for mnist5k runs, inception otherwise)",
     )
     parser.add_argument(
         "--inception-weights", default=None, metavar="PATH",
@@ -71,10 +71,10 @@ def _load_run(run_dir, epoch=None):
     return runs.load_run(run_dir, epoch)
 
 
-def _load_real(name, split, image_size=None, data_dir=None, num_samples=None):
+def _load_real(name, split, image_size=None, data_dir=None, num_samples=None, source=None):
     from keras_gan import data
 
-    kwargs = {"image_size": image_size, "data_dir": data_dir}
+    kwargs = {"image_size": image_size, "data_dir": data_dir, **(source or {})}
     if num_samples is not None:
         kwargs["num_samples"] = num_samples
     return data.load_arrays(name, split, **kwargs)[0]
@@ -183,14 +183,15 @@ def _evaluate_mixture(args, config, model, name, baseline_split):
 def _evaluate_images(args, config, model, name, baseline_split, metric_names):
     from keras_gan import features, metrics
 
-    extractor_name = args.extractor or ("digits" if name == "digits" else "inception")
+    # The embedded classifiers score the datasets they were trained on; anything else needs Inception.
+    extractor_name = args.extractor or (name if name in ("digits", "mnist5k") else "inception")
     image_size = getattr(config.data, "image_size", None)
     data_dir = getattr(config.data, "data_dir", None)
     try:
         if extractor_name == "inception":
             extractor = features.get_extractor("inception", weights=args.inception_weights)
         else:
-            extractor = features.get_extractor("digits")
+            extractor = features.get_extractor(extractor_name)
     except FileNotFoundError as error:
         raise UsageError(str(error)) from None
     if extractor.num_classes is None and "is" in metric_names:
@@ -199,10 +200,13 @@ def _evaluate_images(args, config, model, name, baseline_split, metric_names):
     keep = "kid" in metric_names or "precision_recall" in metric_names
     options = dict(extractor=extractor, batch_size=args.batch_size, seed=args.seed, keep_features=keep)
 
-    real = _load_real(name, args.real_split, image_size, data_dir)
+    from keras_gan import data
+
+    source = data.source_options(config.data) if name == "folder" else None
+    real = _load_real(name, args.real_split, image_size, data_dir, source=source)
     baseline_images = None
     if baseline_split is not None:
-        baseline_images = _load_real(name, baseline_split, image_size, data_dir)
+        baseline_images = _load_real(name, baseline_split, image_size, data_dir, source=source)
     n = args.num_samples
     if n is None:
         n = min(len(baseline_images), _DEFAULT_MAX_SAMPLES) if baseline_images is not None else _DEFAULT_MAX_SAMPLES
