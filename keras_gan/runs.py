@@ -86,7 +86,7 @@ def build_model(cfg, sample_shape):
     if m.conditional:
         from keras_gan import data
 
-        num_classes = data.num_classes(cfg.data.name, cfg.data.data_dir)
+        num_classes = data.num_classes(cfg.data.name, cfg.data.data_dir, **data.source_options(cfg.data))
         if not num_classes:
             raise UsageError(f"config: model.conditional = true, but dataset {cfg.data.name!r} has no labels.")
     extra = dict(num_classes=num_classes, num_packed=m.num_packed, spectral_norm=m.spectral_norm,

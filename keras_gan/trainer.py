@@ -195,6 +195,7 @@ def _train(cfg, run_dir, final_dir, strategy, chief, resume, verbose, extra_call
             cfg.data.name, cfg.data.split, cfg.data.batch_size * strategy.num_replicas_in_sync,
             cfg.data.image_size, t.d_steps, seed=t.seed, start_epoch=initial_epoch, epochs=t.epochs,
             num_samples=cfg.data.num_samples, data_dir=cfg.data.data_dir, with_labels=cfg.model.conditional,
+            **data.source_options(cfg.data),
         )
         if not resume:
             model = runs.compile_model(runs.build_model(cfg, shape), cfg)

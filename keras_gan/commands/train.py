@@ -23,9 +23,14 @@ def add_arguments(parser):
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="train on a folder of PNG/JPEG/BMP/GIF images, class subfolders as labels "
                              "(shorthand for --set data.name=folder --set data.path=DIR).")
-    parser.add_argument("--strategy", default=None, choices=("default", "mirrored", "multiworker", "tpu"),
-                        help="tf.distribute strategy (shorthand for --set train.strategy=...); "
-                             "multiworker reads the cluster from TF_CONFIG.")
+    parser.add_argument("--backend", default=None, choices=("jax", "tensorflow", "torch"),
+                        help="Keras backend (default: KERAS_BACKEND, else the config's train.backend, "
+                             "else tensorflow).")
+    parser.add_argument("--strategy", default=None,
+                        choices=("default", "mirrored", "multiworker", "tpu", "data_parallel", "model_parallel"),
+                        help="shorthand for --set train.strategy=...: tf.distribute on TensorFlow "
+                             "(mirrored, multiworker reads TF_CONFIG, tpu), keras.distribution on JAX "
+                             "(data_parallel, model_parallel).")
     parser.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
     parser.add_argument("--output", default=None,
                         help="run directory (default: runs/<config name>).")
@@ -82,7 +87,11 @@ def _resolve(args):
 
 
 def run(args):
-    cfg, run_dir = _resolve(args)  # validates everything before TensorFlow starts
+    cfg, run_dir = _resolve(args)  # validates everything before Keras is imported
+    from keras_gan import backends
+
+    # Fixes the backend for this process: Keras is imported only after this line.
+    backends.select(backends.choose(args.backend, cfg.train.backend), cfg.train.strategy)
     from keras_gan import trainer
 
     try:
