@@ -77,13 +77,9 @@ def _resolve(args):
         from keras_gan import image_folder
 
         image_folder.read(cfg.data.path, cfg.data.image_size, cfg.data.channels, cfg.data.small_images)
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--output {run_dir!r} cannot be created: {e.strerror}.") from None
-    if not os.access(run_dir, os.W_OK):
-        raise UsageError(f"--output {run_dir!r} is not writable.")
-    return cfg, run_dir
+    from keras_gan.commands import _paths
+
+    return cfg, _paths.output_dir("--output", run_dir)
 
 
 def run(args):
