@@ -400,16 +400,26 @@ class AdaptiveAugment(keras.layers.Layer):
     def call(self, images, seed=None):
         return ada_augment(images, self.p.value, self.seed_generator if seed is None else seed, self.policy)
 
-    def update(self, real_logits):
+    def update(self, real_logits, all_reduce=None):
         """Adds one discriminator step's outputs on (augmented) real images; adjusts ``p`` every ``interval`` steps.
+
+        Args:
+            real_logits: ``D``'s outputs on this step's (augmented) real images.
+            all_reduce: under data parallelism with one step per replica
+                (``tf.distribute``), a function summing a scalar over the
+                replicas, so that every replica counts the global batch and
+                keeps the same ``p``; ``None`` for one device or JAX's global step.
 
         Returns:
             The (possibly adjusted) ``p``.
         """
         logits = ops.cast(ops.reshape(real_logits, (-1,)), "float32")
+        step_signs, step_images = ops.sum(ops.sign(logits)), ops.cast(ops.shape(logits)[0], "float32")
+        if all_reduce is not None:
+            step_signs, step_images = all_reduce(step_signs), all_reduce(step_images)
         p = ops.convert_to_tensor(self.p.value)
-        sign_sum = self.sign_sum.value + ops.sum(ops.sign(logits))
-        num_images = self.num_images.value + ops.cast(ops.shape(logits)[0], "float32")
+        sign_sum = self.sign_sum.value + step_signs
+        num_images = self.num_images.value + step_images
         num_steps = self.num_steps.value + 1.0
         due = ops.greater_equal(num_steps, float(self.interval))
         adjusted = ada_adjust(p, sign_sum / ops.maximum(num_images, 1.0), num_images, self.target, self.kimg)

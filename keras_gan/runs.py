@@ -110,7 +110,7 @@ def build_model(cfg, sample_shape):
 
 
 def compile_model(model, cfg):
-    """Compiles ``model`` with the optimizers, loss and options of ``cfg.train``."""
+    """Compiles ``model`` with the optimizers, loss and options of ``cfg.train`` (augmentation included)."""
     import keras
 
     from keras_gan.optimizers import FusedAdam
@@ -134,6 +134,10 @@ def compile_model(model, cfg):
         gradient_penalty=t.gradient_penalty,
         r1_gamma=t.r1_gamma,
         clip_weights=t.clip_weights,
+        augment=t.augment,
+        augment_policy=t.augment_policy,
+        ada_target=t.ada_target,
+        ada_kimg=t.ada_kimg,
         jit_compile=t.jit_compile,
         steps_per_execution=t.steps_per_execution,
     )

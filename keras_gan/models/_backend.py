@@ -306,6 +306,17 @@ def num_replicas_in_sync():
     return 1
 
 
+def replica_sum(x):
+    """``x`` summed over the replicas of a ``tf.distribute`` step; ``x`` itself elsewhere (one device, JAX, torch)."""
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            return ctx.all_reduce("sum", x)
+    return x
+
+
 def check_batch(real, k):
     """``real``, checked to hold a multiple of ``k`` rows (statically, or at run time on TensorFlow)."""
     static = real.shape[0]

@@ -27,15 +27,26 @@ and N replicas see the noise one device would).
 differs per backend (gradients, the JAX trainer's state, stateless random
 numbers) is the small :mod:`keras_gan.models._backend`.
 
+**Augmentation.** ``compile(augment="diffaugment" | "ada")`` augments what
+the discriminator sees (:mod:`keras_gan.augment`): real and fake images in
+every discriminator step, fake images in the generator step (the generator's
+gradient passes through the augmentation). Its random numbers come from the
+same counter-based generator as the noise, on counter ranges of their own, so
+``augment=None`` draws exactly what it drew before augmentation existed. ADA's
+probability ``p`` and its accumulators are non-trainable variables of the
+augmentation layer (:attr:`AdversarialModel.augmenter`): the JAX step threads
+them, checkpoints keep them, and ``p`` is logged as the metric ``ada_p``.
+
 Variants are a loss name plus options of :meth:`AdversarialModel.compile`
-(gradient penalty, R1, weight clipping), or a small factory (:func:`GAN`,
-:func:`DCGAN`); the loop stays here, once.
+(gradient penalty, R1, weight clipping, augmentation), or a small factory
+(:func:`GAN`, :func:`DCGAN`); the loop stays here, once.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
+from keras_gan import augment as augment_lib
 from keras_gan import losses as losses_lib
 from keras_gan import networks
 from keras_gan.models import _backend
@@ -47,6 +58,12 @@ _STREAM_D_NOISE, _STREAM_G_NOISE, _STREAM_PENALTY, _STREAM_LABELS = 0, 1, 2, 3
 _NUM_STREAMS = 4
 # The generator step's fake labels get a counter range of their own, far from the discriminator's.
 _G_LABEL_OFFSET = {"int64": 1 << 40, "int32": 1 << 28}
+# Augmentation seeds: stream _STREAM_LABELS on counter ranges no other draw reaches, one for the
+# discriminator steps and one for the generator step (int32: [2^27, 2^28) and [3 * 2^27, 2^29), so
+# counter * _NUM_STREAMS + stream stays below 2^31). The existing streams' numbers are unchanged.
+_AUGMENT_OFFSET = {"int64": (1 << 41, 1 << 42), "int32": (1 << 27, 3 << 27)}
+#: Values of ``compile(augment=...)``.
+AUGMENT_MODES = (None, "diffaugment", "ada")
 
 
 class _PlayerOptimizers(keras.optimizers.Optimizer):
@@ -159,6 +176,8 @@ class AdversarialModel(keras.Model):
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.loss_name = None
         self.d_steps = 1
+        self.augment, self.augment_policy, self.ada_target, self.ada_kimg = None, None, 0.6, 500.0
+        self.augmenter = None
         # Both players are built functional models: mark the whole model built so
         # that Keras never traces `call` on a data batch to build it (keras #20164).
         self.built = True
@@ -178,6 +197,13 @@ class AdversarialModel(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
+    @property
+    def ada_p(self):
+        """ADA's current augmentation probability ``p`` (a float), or ``None`` unless ``augment="ada"``."""
+        if not isinstance(self.augmenter, augment_lib.AdaptiveAugment):
+            return None
+        return float(ops.convert_to_numpy(self.augmenter.p))
+
     def compile(
         self,
         g_optimizer=None,
@@ -187,6 +213,10 @@ class AdversarialModel(keras.Model):
         gradient_penalty=0.0,
         r1_gamma=0.0,
         clip_weights=None,
+        augment=None,
+        augment_policy=None,
+        ada_target=0.6,
+        ada_kimg=500.0,
         **kwargs,
     ):
         """Configures both players' training.
@@ -209,10 +239,39 @@ class AdversarialModel(keras.Model):
                 on real data (0 disables it).
             clip_weights: clip every discriminator weight to
                 ``[-c, c]`` after each update (WGAN); ``None`` disables it.
+            augment: augmentation of the discriminator's inputs (images only):
+                ``None`` (off; the step is bit-identical to a model compiled
+                without this argument), ``"diffaugment"`` (DiffAugment, Zhao et al.
+                2020: real and fake images in every discriminator step and fake
+                images in the generator step go through the same random family
+                of transformations, independently drawn per image; the generator's
+                gradient passes through it) or ``"ada"`` (ADA, Karras et al. 2020:
+                each transformation applied with probability ``p``, adjusted every
+                4 discriminator steps from ``E[sign(D(real))]``; logged as
+                ``ada_p``). The penalties see what ``D`` sees: R1 is taken at
+                the augmented reals, the gradient penalty at interpolates of
+                augmented reals and fakes, both with respect to ``D``'s input.
+            augment_policy: comma-separated transformations: for
+                ``"diffaugment"`` from ``color``, ``translation``, ``cutout``; for
+                ``"ada"`` from ``blit``, ``color``; ``None`` for all of them.
+            ada_target: ADA's target of ``E[sign(D(real))]`` (0.6 in the paper);
+                ``p`` rises while the discriminator's sign mean on (augmented)
+                real images is above it and falls while it is below.
+            ada_kimg: thousands of real images for ``p`` to move by 1 (500 in the paper).
             **kwargs: passed to ``keras.Model.compile``: ``steps_per_execution``,
                 ``run_eagerly``, ``jit_compile`` (default: ``True`` on JAX, where
                 the step is one jitted function, ``False`` on TensorFlow, where
                 XLA made the DCGAN's transposed convolutions slower on CPU, and on torch).
+
+        Raises:
+            ValueError: for a bad value (named, with what is allowed), e.g.
+                ``augment`` on a discriminator whose inputs are not images.
+
+        Example:
+
+        >>> gan = DCGAN(image_shape=(8, 8, 1), latent_dim=8, base_filters=8)
+        >>> gan.compile(augment="diffaugment", augment_policy="translation,cutout")
+        >>> gan.compile(augment="ada", ada_target=0.6)  # gan.ada_p is 0.0 before training
         """
         if kwargs.get("loss") is not None or kwargs.get("optimizer") is not None:
             raise ValueError("Pass g_optimizer/d_optimizer and a loss name, not `optimizer`.")
@@ -233,8 +292,10 @@ class AdversarialModel(keras.Model):
                 "rewrites its kernel in place in every training forward pass, which torch autograd rejects "
                 "when D runs twice in a step. Use KERAS_BACKEND=jax or tensorflow for spectral_norm."
             )
+        augment_args = self._check_augment(augment, augment_policy, ada_target, ada_kimg)
         self.loss_name = loss
         self.d_steps = d_steps
+        self._set_augmenter(*augment_args)
         self.gradient_penalty = float(gradient_penalty)
         self.r1_gamma = float(r1_gamma)
         self.clip_weights = None if clip_weights is None else float(clip_weights)
@@ -251,6 +312,49 @@ class AdversarialModel(keras.Model):
         # Build both optimizers now, before the first (possibly distributed) step.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def _check_augment(self, augment, policy, target, kimg):
+        if augment not in AUGMENT_MODES:
+            raise ValueError(f"augment must be one of {AUGMENT_MODES}, got {augment!r}.")
+        if not 0.0 <= float(target) <= 1.0:
+            raise ValueError(f"ada_target must be in [0, 1], got {target}.")
+        if not float(kimg) > 0.0:
+            raise ValueError(f"ada_kimg must be > 0, got {kimg}.")
+        if augment is None:
+            if policy is not None:
+                raise ValueError(f"augment_policy={policy!r} needs augment='diffaugment' or 'ada', got augment=None.")
+            return None, None, float(target), float(kimg)
+        try:
+            names = augment_lib.parse_policy(policy, augment)
+        except ValueError as error:  # the config's UsageError, without its "config: " prefix
+            raise ValueError(str(error).removeprefix("config: ")) from None
+        inputs = getattr(self.discriminator, "inputs", None)
+        shape = tuple(inputs[0].shape) if inputs else None
+        if shape is not None and len(shape) != 4:
+            raise ValueError(
+                f"augment={augment!r} augments images [batch, height, width, channels]; this discriminator "
+                f"takes inputs of shape {shape} (non-image data): use augment=None."
+            )
+        if shape is not None and augment == "ada" and "color" in names and shape[-1] not in (1, 3):
+            raise ValueError(f"augment='ada' with 'color' needs 1 or 3 channels, got {shape[-1]}; "
+                             "use augment_policy='blit'.")
+        return augment, None if policy is None else ",".join(names), float(target), float(kimg)
+
+    def _set_augmenter(self, augment, policy, target, kimg):
+        """Creates (or keeps) the augmentation layer; recompiling with the same ADA options keeps ``p``."""
+        old = self.augmenter
+        same = (augment, policy, target, kimg) == (self.augment, self.augment_policy, self.ada_target, self.ada_kimg)
+        self.augment, self.augment_policy, self.ada_target, self.ada_kimg = augment, policy, target, kimg
+        if old is not None and same:
+            return
+        if old is not None:  # forget the old layer and its variables (Keras untracks variables, not layers, on del)
+            self._tracker.untrack(old)
+        if augment == "diffaugment":
+            self.augmenter = augment_lib.DiffAugment(policy, seed=self.seed, name="diff_augment")
+        elif augment == "ada":
+            self.augmenter = augment_lib.AdaptiveAugment(target, kimg, policy=policy, seed=self.seed, name="ada")
+        else:
+            self.augmenter = None
 
     def _make_optimizer(self, optimizer):
         if optimizer is None:
@@ -332,6 +436,29 @@ class AdversarialModel(keras.Model):
             lambda n, s: _backend.stateless_uniform([n], s, 0, self.num_classes, dtype="int32"),
         )
 
+    def _augment_seeds(self, phase, counter, num):
+        """``num`` seeds ``[2]`` (int32) for this step's augmentation; ``phase`` 0: D steps, 1: the G step.
+
+        Counter-based like the noise: fresh every update, the same in a resumed run, and
+        different on every replica (each takes its own rows of one global draw).
+        """
+        dtype = _backend.counter_dtype()
+        counter = ops.cast(counter, dtype) + _AUGMENT_OFFSET[dtype][phase]
+        seeds = self._replica_noise(
+            num, _STREAM_LABELS, counter,
+            lambda n, s: _backend.stateless_uniform([n, 2], s, 0, 2**31 - 1, dtype="int32"),
+        )
+        return [seeds[i] for i in range(num)]
+
+    def _augment(self, images, seed):
+        """What the discriminator sees: ``images`` augmented (``images`` themselves when augmentation is off)."""
+        if self.augmenter is None:
+            return images
+        if len(images.shape) != 4:
+            raise ValueError(f"augment={self.augment!r} augments images [batch, height, width, channels]; "
+                             f"got samples of shape {tuple(images.shape)}.")
+        return augment_lib.apply(self.augmenter, ops.cast(images, "float32"), seed)
+
     # ------------------------------------------------------------- training
     @property
     def _state_groups(self):
@@ -368,13 +495,16 @@ class AdversarialModel(keras.Model):
             counter = ops.convert_to_tensor(self.d_optimizer.iterations)  # read now, outside the loss's scope
             z = self._latent(m, _STREAM_D_NOISE, counter)
             y_fake = self._fake_labels(m, counter)
+            seeds = self._augment_seeds(0, counter, 2) if self.augmenter is not None else (None, None)
 
-            def d_objective(x=x, y=y, z=z, y_fake=y_fake, counter=counter):
+            def d_objective(x=x, y=y, z=z, y_fake=y_fake, counter=counter, seeds=seeds):
                 fake = ops.stop_gradient(self._g(z, y_fake))
-                real_logits = self._d(x, y)
-                fake_logits = self._d(fake, y_fake)
+                # Augmented (when on): real and fake get independent draws of the same family T.
+                x_in, fake_in = self._augment(x, seeds[0]), self._augment(fake, seeds[1])
+                real_logits = self._d(x_in, y)
+                fake_logits = self._d(fake_in, y_fake)
                 d_loss = ops.mean(self._d_loss_fn(real_logits, fake_logits))
-                d_total = d_loss + self._penalties(x, fake, y, counter)
+                d_total = d_loss + self._penalties(x_in, fake_in, y, counter)
                 scaled = self.d_optimizer.scale_loss(d_total / num_replicas)
                 return scaled, (d_loss, real_logits, fake_logits)
 
@@ -389,6 +519,9 @@ class AdversarialModel(keras.Model):
                 self.d_loss_tracker.update_state(d_loss)
                 self.d_real_tracker.update_state(self._d_output(real_logits))
                 self.d_fake_tracker.update_state(self._d_output(fake_logits))
+                if isinstance(self.augmenter, augment_lib.AdaptiveAugment):
+                    # ADA: p from sign(D(augmented reals)), counted over all replicas' images.
+                    self.augmenter.update(real_logits, all_reduce=_backend.replica_sum)
 
         # Stage 2: one generator update on M fresh noise samples.
         g_vars = self.generator.trainable_variables
@@ -396,8 +529,10 @@ class AdversarialModel(keras.Model):
         z = self._latent(m, _STREAM_G_NOISE, counter)
         y_fake = self._fake_labels(m, ops.cast(counter, _backend.counter_dtype()) + _G_LABEL_OFFSET[_backend.counter_dtype()])
 
+        g_seed = self._augment_seeds(1, counter, 1)[0] if self.augmenter is not None else None
+
         def g_objective():
-            fake_logits = self._d(self._g(z, y_fake), y_fake)
+            fake_logits = self._d(self._augment(self._g(z, y_fake), g_seed), y_fake)
             g_loss = ops.mean(self._g_loss_fn(fake_logits))
             return self.g_optimizer.scale_loss(g_loss / num_replicas), g_loss
 
@@ -407,7 +542,10 @@ class AdversarialModel(keras.Model):
             if self.ema_generator is not None:
                 self._update_ema()
             self.g_loss_tracker.update_state(g_loss)
-        return {m_.name: m_.result() for m_ in self.metrics}
+        logs = {m_.name: m_.result() for m_ in self.metrics}
+        if isinstance(self.augmenter, augment_lib.AdaptiveAugment):
+            logs["ada_p"] = ops.convert_to_tensor(self.augmenter.p.value)  # the value after this step
+        return logs
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Both players and both optimizers are built already: nothing to trace.
@@ -429,7 +567,10 @@ class AdversarialModel(keras.Model):
         return ops.sigmoid(logits) if self._sigmoid_output else logits
 
     def _penalties(self, real, fake, real_labels=None, counter=0):
-        """Gradient penalties on the discriminator, computed in float32 (tensorflow #48662)."""
+        """Gradient penalties on the discriminator, computed in float32 (tensorflow #48662).
+
+        ``real`` and ``fake`` are what ``D`` saw in this step: augmented when augmentation is on.
+        """
         total = 0.0
         if self.gradient_penalty > 0:
             eps = self._replica_noise(
@@ -483,6 +624,10 @@ class AdversarialModel(keras.Model):
             "gradient_penalty": self.gradient_penalty,
             "r1_gamma": self.r1_gamma,
             "clip_weights": self.clip_weights,
+            "augment": self.augment,
+            "augment_policy": self.augment_policy,
+            "ada_target": self.ada_target,
+            "ada_kimg": self.ada_kimg,
             "jit_compile": self._jit_compile_arg,  # None: the loading backend's default
             "steps_per_execution": int(self.steps_per_execution),
         }
