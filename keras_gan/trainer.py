@@ -163,24 +163,27 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     strategy = make_strategy(t.strategy, t.tpu, t.model_parallel_size)
     keras.mixed_precision.set_dtype_policy(t.mixed_precision or "float32")
     chief = is_chief(strategy)
-    final_dir = run_dir
     lock = checkpointing.RunLock(run_dir) if chief else None
     if lock is not None:
         lock.acquire()
+    # Other workers take part in every save (collectives) but write to a scratch copy,
+    # removed however training ends (a worker stopped by a lost peer included).
+    scratch = None if chief else tempfile.mkdtemp(prefix="keras_gan_worker_")
     try:
-        return _train(cfg, run_dir, final_dir, strategy, chief, resume, verbose, extra_callbacks)
+        return _train(cfg, run_dir, scratch, strategy, resume, verbose, extra_callbacks)
     finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         if lock is not None:
             lock.release()
 
 
-def _train(cfg, run_dir, final_dir, strategy, chief, resume, verbose, extra_callbacks):
+def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
     t = cfg.train
-    if not chief:
-        # Other workers take part in every save (collectives) but write to a scratch copy.
-        scratch = tempfile.mkdtemp(prefix="keras_gan_worker_")
-        if resume:
-            shutil.copytree(os.path.join(run_dir, "checkpoints"), os.path.join(scratch, "checkpoints"))
+    run_dir = final_dir
+    if scratch is not None:
+        if resume:  # the chief's checkpoints, so that every worker loads the same one
+            shutil.copytree(os.path.join(final_dir, "checkpoints"), os.path.join(scratch, "checkpoints"))
         run_dir = scratch
     os.makedirs(run_dir, exist_ok=True)
     runs.write_text(os.path.join(run_dir, "config.yaml"), config_lib.to_yaml(cfg))
@@ -245,10 +248,7 @@ def _train(cfg, run_dir, final_dir, strategy, chief, resume, verbose, extra_call
                 history.setdefault(k, []).extend(v)
     finally:
         stop_cb.uninstall()
-    found = checkpointing.list_checkpoints(run_dir)
-    if not chief:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        found = checkpointing.list_checkpoints(final_dir)
+    found = checkpointing.list_checkpoints(final_dir)
     return TrainResult(
         model=model, history=history, initial_epoch=initial_epoch, epochs=t.epochs,
         last_checkpoint=found[-1].path if found else None, failed=guard.failed,
