@@ -1,38 +1,92 @@
-"""Exact, faster TensorFlow forms of the DCGAN's stride-2 "same" convolutions.
+"""Exact, faster TensorFlow forms of the DCGAN's stride-2 "same" convolutions, chosen by measurement.
 
-oneDNN (TensorFlow's CPU kernels) computes two shapes of the DCGAN step far
-below its speed elsewhere (measured per op at batch 64, 64x64 DCGAN, base 64):
+Each stride-2 "same" convolution of a training step is three computations,
+and TensorFlow's CPU kernels (oneDNN) are slow for some shapes of each,
+differently on each CPU (measured: on AVX2-only kernels the filter gradient of
+the 8x8 digits model's 4x4x64 -> 2x2x128 convolution ran 3.4x slower than as a
+matrix product; on AVX-512 the same matrix product was 20% slower than the
+stock kernel). Each computation has exact alternative forms:
 
-* a transposed convolution to <= 4 channels (the generator's RGB output, and
-  the gradient into the discriminator's RGB input): 8.5 ms, because the
-  channels are padded to a block of 16. The same result as a stride-1
-  convolution to ``4 * channels`` channels followed by ``depth_to_space``
-  (sub-pixel form; Shi et al. 2016) takes 4.3 ms.
-* a convolution to a <= 4x4 output with a deep reduction (the discriminator's
-  last layer, and the gradient into the generator's first transposed
-  convolution): 8x8x256 -> 4x4x512 25.3 ms, as one matrix product over
-  ``extract_patches`` 19.1 ms (8x8x512 -> 4x4x1024, figure 13.9's last layer:
-  126.9 vs 65.3 ms). Shallower reductions are faster as they are
-  (8x8x128 -> 4x4x256: 4.0 vs 6.3 ms; the 8x8 digits model lost 9%), hence
-  the depth threshold.
+* the convolution (also the input gradient of a transposed convolution):
+  ``plain`` (``tf.nn.conv2d``) or ``gemm`` (one matrix product over
+  ``extract_patches``);
+* the transposed convolution (also the input gradient of a convolution):
+  ``plain`` (``tf.nn.conv2d_transpose``) or ``subpixel`` (a stride-1
+  convolution to ``4 * channels`` channels, then ``depth_to_space``; Shi et
+  al. 2016);
+* the filter gradient: ``op`` (``Conv2DBackpropFilter``) or ``gemm``
+  (``patches^T @ dy``).
 
-:func:`conv2d` and :func:`conv2d_transpose` pick the faster form per shape and
-carry their own gradients, so each backward pass also takes the faster form
-(the input gradient of a convolution is a transposed convolution and vice
-versa). Both are exact re-arrangements of the same sums (tests compare them
-with ``tf.nn.conv2d`` / ``tf.nn.conv2d_transpose`` to float32 round-off,
-including second derivatives for gradient penalties). Hand-written because
-no TensorFlow or Keras API chooses the algorithm per shape on the CPU.
+:func:`conv2d` and :func:`conv2d_transpose` carry their own gradients, so the
+backward pass takes the chosen forms too (the input gradient of a convolution
+is a transposed convolution and vice versa). All forms are exact
+re-arrangements of the same sums (tests compare them with ``tf.nn.conv2d`` /
+``tf.nn.conv2d_transpose`` to float32 round-off, second derivatives for
+gradient penalties included).
+
+**How a form is chosen** (environment variable ``KERAS_GAN_CONV_FORMS``):
+
+* ``autotune`` (default): the first time a shape is traced, each form is run
+  on random inputs of that shape on this machine, alternately, and the fastest
+  is kept if it beats the stock kernel by 10% (else the stock kernel). Choices
+  are kept for the process and in ``~/.cache/keras_gan/conv_forms.json``
+  (``KERAS_GAN_CACHE_DIR`` moves it) under a key of the CPU model, its vector
+  ISA (``ONEDNN_MAX_CPU_ISA`` included), TensorFlow's version and thread
+  count, so later runs on the same machine class reuse them and take the same
+  forms (a resumed run computes what an uninterrupted one did). A shape whose
+  batch size is unknown (a symbolic build, an export signature) and any
+  machine with a GPU or TPU takes the ``static`` choice.
+* ``static``: a fixed rule, no timing: ``gemm`` for convolutions to at most
+  4x4 pixels with a reduction at least 4096 deep, ``subpixel`` for
+  transposed convolutions to at most 4 channels, the stock filter gradient.
+  Deterministic on every machine (the test suite's setting).
+* ``plain``: TensorFlow's own ops everywhere.
+
+Hand-written because no TensorFlow or Keras API chooses a convolution
+algorithm per shape on the CPU (cuDNN's autotuner does so on GPUs).
 """
+
+import json
+import logging
+import os
+import tempfile
+import time
 
 import numpy as np
 import tensorflow as tf
 
+MODES = ("autotune", "static", "plain")
+_ENV = "KERAS_GAN_CONV_FORMS"
+_MARGIN = 0.9  # an alternative form must take at most 90% of the stock kernel's time
+
+# The static rule (KERAS_GAN_CONV_FORMS=static), measured on one AVX-512 machine.
 _MAX_SUBPIXEL_CHANNELS = 4  # transposed convolutions to at most this many channels go sub-pixel
 _MAX_GEMM_OUTPUT_PIXELS = 16  # convolutions to at most this many output pixels ...
 _MIN_GEMM_DEPTH = 4096  # ... and with a reduction (k * k * input channels) at least this deep: one matmul
 
+_log = logging.getLogger(__name__)
+_CHOICES = {}  # key -> form, this process
+_DISK = {"loaded": False, "entries": {}}
 
+
+def mode():
+    """The form-choice mode from ``KERAS_GAN_CONV_FORMS`` (default ``autotune``).
+
+    Raises:
+        ValueError: for a value other than ``autotune``, ``static`` or ``plain``.
+    """
+    value = os.environ.get(_ENV, "autotune").strip().lower() or "autotune"
+    if value not in MODES:
+        raise ValueError(f"{_ENV}={os.environ.get(_ENV)!r} is not allowed; expected one of {', '.join(MODES)}.")
+    return value
+
+
+def choices():
+    """The forms chosen so far in this process: ``{key: form}`` (what the benchmark records)."""
+    return dict(_CHOICES)
+
+
+# ------------------------------------------------------------------ the forms
 def _same_padding(size, kernel, stride):
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
@@ -75,12 +129,17 @@ def _subpixel_transpose(x, w):
     return tf.nn.depth_to_space(tf.nn.conv2d(x, sub_kernel, 1, "VALID"), 2)
 
 
+def _patches(x, k):
+    """The stride-2 SAME input patches of ``x``: ``[batch, out_h, out_w, k * k * channels]``."""
+    (top, bottom), (left, right) = _same_padding(x.shape[1], k, 2), _same_padding(x.shape[2], k, 2)
+    x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+    return tf.image.extract_patches(x, [1, k, k, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+
+
 def _gemm_conv(x, w):
     """``conv2d(x, w, stride 2, SAME)`` as one matrix product over the input patches."""
     k, in_ch, out_ch = w.shape[0], w.shape[2], w.shape[3]
-    (top, bottom), (left, right) = _same_padding(x.shape[1], k, 2), _same_padding(x.shape[2], k, 2)
-    x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
-    patches = tf.image.extract_patches(x, [1, k, k, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+    patches = _patches(x, k)
     shape = tf.concat([tf.shape(patches)[:3], [out_ch]], 0)
     y = tf.matmul(tf.reshape(patches, (-1, k * k * in_ch)), tf.reshape(w, (k * k * in_ch, out_ch)))
     return tf.reshape(y, shape)
@@ -95,36 +154,180 @@ def _plain_transpose(x, w, out_hw):
     return tf.nn.conv2d_transpose(x, w, shape, 2, "SAME")
 
 
-def _gemm_pays(out_pixels, w):
-    """Whether a convolution with kernel ``w`` ``[k, k, in, out]`` to ``out_pixels`` pixels is faster as one matmul."""
-    return out_pixels <= _MAX_GEMM_OUTPUT_PIXELS and w.shape[0] * w.shape[1] * w.shape[2] >= _MIN_GEMM_DEPTH
-
-
-def _transpose_is_subpixel(w):
-    return w.shape[2] <= _MAX_SUBPIXEL_CHANNELS
-
-
 def _filter_grad(x, w, dy):
     return tf.raw_ops.Conv2DBackpropFilter(
         input=x, filter_sizes=tf.shape(w), out_backprop=dy, strides=[1, 2, 2, 1], padding="SAME"
     )
 
 
+def _gemm_filter_grad(x, w, dy):
+    """The filter gradient of ``conv2d(x, w)`` as one matrix product: ``patches(x)^T @ dy``."""
+    k, in_ch, out_ch = w.shape[0], w.shape[2], w.shape[3]
+    patches = tf.reshape(_patches(x, k), (-1, k * k * in_ch))
+    g = tf.matmul(patches, tf.reshape(dy, (-1, out_ch)), transpose_a=True)
+    return tf.reshape(g, (k, k, in_ch, out_ch))
+
+
+_FORMS = {
+    "conv": {"plain": _plain_conv, "gemm": _gemm_conv},
+    "transpose": {"plain": _plain_transpose, "subpixel": lambda x, w, out_hw: _subpixel_transpose(x, w)},
+    "filter_grad": {"op": _filter_grad, "gemm": _gemm_filter_grad},
+}
+_STOCK = {"conv": "plain", "transpose": "plain", "filter_grad": "op"}
+
+
+# ------------------------------------------------------------- choosing a form
+def _static(primitive, x, w, out_hw=None):
+    if primitive == "conv":
+        out_pixels = -(-x.shape[1] // 2) * -(-x.shape[2] // 2)
+        deep = w.shape[0] * w.shape[1] * w.shape[2] >= _MIN_GEMM_DEPTH
+        return "gemm" if out_pixels <= _MAX_GEMM_OUTPUT_PIXELS and deep else "plain"
+    if primitive == "transpose":
+        return "subpixel" if w.shape[2] <= _MAX_SUBPIXEL_CHANNELS and _subpixel_fits(x, out_hw) else "plain"
+    return "op"
+
+
+def _subpixel_fits(x, out_hw):
+    return tuple(out_hw) == (2 * x.shape[1], 2 * x.shape[2])
+
+
+def _candidates(primitive, x, out_hw):
+    forms = list(_FORMS[primitive])
+    if primitive == "transpose" and not _subpixel_fits(x, out_hw):
+        forms.remove("subpixel")
+    return forms
+
+
+def _has_accelerator():
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
+def _fingerprint():
+    """The machine class a timing holds for: CPU model, vector ISA, TensorFlow version and threads."""
+    cpu, flags = "unknown", ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name") and cpu == "unknown":
+                    cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    have = set(line.split(":", 1)[1].split())
+                    flags = "+".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in have)
+    except OSError:
+        pass
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    return (f"{cpu}|{flags}|isa={os.environ.get('ONEDNN_MAX_CPU_ISA', '')}|"
+            f"onednn={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')}|tf={tf.__version__}|threads={threads}")
+
+
+def _cache_path():
+    folder = os.environ.get("KERAS_GAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "keras_gan")
+    return os.path.join(folder, "conv_forms.json")
+
+
+def _disk_entries():
+    """This machine class's entries of the on-disk cache (read once per process)."""
+    if not _DISK["loaded"]:
+        _DISK["loaded"] = True
+        try:
+            with open(_cache_path()) as fh:
+                _DISK["entries"] = json.load(fh).get(_fingerprint(), {})
+        except (OSError, ValueError, AttributeError):
+            _DISK["entries"] = {}
+    return _DISK["entries"]
+
+
+def _save(key, form):
+    """Adds one choice to the on-disk cache (read, merge, write to a temporary name, rename)."""
+    path = _cache_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            with open(path) as fh:
+                everything = json.load(fh)
+        except (OSError, ValueError):
+            everything = {}
+        everything.setdefault(_fingerprint(), {})[key] = form
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".conv_forms.", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(everything, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as err:  # a read-only home: the choice still holds for this process
+        _log.debug("conv form cache not written (%s): %s", path, err)
+
+
+def _time_forms(primitive, forms, x, w, out_hw):
+    """Seconds per call of each form on random inputs of these shapes (best of several, run alternately)."""
+    rng = tf.random.Generator.from_seed(0)
+    dtype = x.dtype
+    xs = tf.cast(rng.normal(x.shape), dtype)
+    ws = tf.cast(rng.normal(w.shape), dtype)
+    if primitive == "filter_grad":
+        out_shape = (x.shape[0], -(-x.shape[1] // 2), -(-x.shape[2] // 2), w.shape[3])
+        dys = tf.cast(rng.normal(out_shape), dtype)
+        calls = {f: (lambda fn=_FORMS[primitive][f]: fn(xs, ws, dys)) for f in forms}
+    elif primitive == "transpose":
+        calls = {f: (lambda fn=_FORMS[primitive][f]: fn(xs, ws, out_hw)) for f in forms}
+    else:
+        calls = {f: (lambda fn=_FORMS[primitive][f]: fn(xs, ws)) for f in forms}
+    best = {f: float("inf") for f in forms}
+    spent, rounds = 0.0, 0
+    for f in forms:  # warm up: first calls create oneDNN primitives
+        calls[f]().numpy()
+    while rounds < 3 or (rounds < 7 and spent < 0.5):
+        for f in forms:
+            start = time.perf_counter()
+            calls[f]().numpy()
+            took = time.perf_counter() - start
+            best[f] = min(best[f], took)
+            spent += took
+        rounds += 1
+    return best
+
+
+def _choose(primitive, x, w, out_hw=None):
+    """The form of ``primitive`` (``conv``, ``transpose`` or ``filter_grad``) for these shapes."""
+    how = mode()
+    if how == "plain":
+        return _STOCK[primitive]
+    if how == "static" or x.shape[0] is None or _has_accelerator():
+        return _static(primitive, x, w, out_hw)
+    key = (f"{primitive}|x={'x'.join(map(str, x.shape))}|w={'x'.join(map(str, w.shape))}"
+           f"|out={'x'.join(map(str, out_hw or ()))}|{x.dtype.name}")
+    if key in _CHOICES:
+        return _CHOICES[key]
+    form = _disk_entries().get(key)
+    if form not in _candidates(primitive, x, out_hw):
+        with tf.init_scope():  # time eagerly, also when called while a step is being traced
+            seconds = _time_forms(primitive, _candidates(primitive, x, out_hw), x, w, out_hw)
+        stock = _STOCK[primitive]
+        fastest = min(seconds, key=seconds.get)
+        form = fastest if seconds[fastest] <= _MARGIN * seconds[stock] else stock
+        _log.info("conv form %s: %s (%s)", key, form,
+                  ", ".join(f"{f} {1e3 * s:.2f} ms" for f, s in seconds.items()))
+        _save(key, form)
+    _CHOICES[key] = form
+    return form
+
+
+# --------------------------------------------------------------------- the ops
 def conv2d(x, w):
     """Stride-2 SAME convolution of NHWC ``x`` with ``w`` ``[k, k, in, out]``; same result as ``tf.nn.conv2d``."""
-    gemm = _gemm_pays(-(-x.shape[1] // 2) * -(-x.shape[2] // 2), w)  # output pixels: ceil(size / 2) squared
-    # the input gradient is a transposed convolution to w.shape[2] channels and x's (even) size
-    subpixel_grad = _transpose_is_subpixel(w) and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0
-    if not (gemm or subpixel_grad):
-        return _plain_conv(x, w)
     in_hw = (x.shape[1], x.shape[2])
+    forward = _choose("conv", x, w)
+    # the input gradient is a transposed convolution of dy (x's batch, ceil(size / 2), out channels) to x's size
+    dy_like = tf.TensorSpec((x.shape[0], -(-in_hw[0] // 2), -(-in_hw[1] // 2), w.shape[3]), x.dtype)
+    backward = _choose("transpose", dy_like, w, in_hw)
+    filter_grad = _choose("filter_grad", x, w)
+    if (forward, backward, filter_grad) == ("plain", "plain", "op"):
+        return _plain_conv(x, w)
 
     @tf.custom_gradient
     def op(x, w):
-        y = _gemm_conv(x, w) if gemm else _plain_conv(x, w)
+        y = _FORMS["conv"][forward](x, w)
 
         def grad(dy):
-            return conv2d_transpose(dy, w, in_hw), _filter_grad(x, w, dy)
+            return conv2d_transpose(dy, w, in_hw), _FORMS["filter_grad"][filter_grad](x, w, dy)
 
         return y, grad
 
@@ -137,17 +340,19 @@ def conv2d_transpose(x, w, out_hw):
     Same result as ``tf.nn.conv2d_transpose``.
     """
     out_hw = tuple(int(s) for s in out_hw)
-    subpixel = _transpose_is_subpixel(w) and out_hw == (2 * x.shape[1], 2 * x.shape[2])
-    gemm_grad = _gemm_pays(x.shape[1] * x.shape[2], w)  # the input gradient: a convolution to x's size
-    if not (subpixel or gemm_grad):
+    forward = _choose("transpose", x, w, out_hw)
+    y_like = tf.TensorSpec((x.shape[0], *out_hw, w.shape[2]), x.dtype)  # the input of the equivalent convolution
+    backward = _choose("conv", y_like, w)
+    filter_grad = _choose("filter_grad", y_like, w)
+    if (forward, backward, filter_grad) == ("plain", "plain", "op"):
         return _plain_transpose(x, w, out_hw)
 
     @tf.custom_gradient
     def op(x, w):
-        y = _subpixel_transpose(x, w) if subpixel else _plain_transpose(x, w, out_hw)
+        y = _FORMS["transpose"][forward](x, w, out_hw)
 
         def grad(dy):
-            return conv2d(dy, w), _filter_grad(dy, w, x)
+            return conv2d(dy, w), _FORMS["filter_grad"][filter_grad](dy, w, x)
 
         return y, grad
 

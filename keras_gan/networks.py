@@ -173,13 +173,14 @@ class FastConv2D(layers.Conv2D):
 
     Same weights, arguments and result as the Keras layer (which it
     subclasses). On the TensorFlow backend, a stride-2 ``"same"`` convolution
-    with a square kernel computes two shapes that TensorFlow's CPU kernels run
-    slowly in an exact, faster form: an output of at most 4x4 pixels with a
-    reduction (kernel area x input channels) at least 4096 deep as one matrix
-    product over the input patches, and (in the backward pass) the
-    gradient into an input of at most 4 channels as a sub-pixel convolution.
-    Every other layer, and every other backend, is plain Keras. The measured
-    effect is in ``keras_gan/_conv.py`` and the README's throughput table.
+    with a square kernel computes its forward pass, its input gradient and its
+    filter gradient each in the form that is fastest on this machine for its
+    shape: the stock kernel, one matrix product over the input patches, or a
+    sub-pixel convolution (exact re-arrangements; chosen by timing them at the
+    first trace and cached per machine class, or by a fixed rule: see
+    ``KERAS_GAN_CONV_FORMS`` in ``keras_gan/_conv.py``). Every other layer, and
+    every other backend, is plain Keras. The measured effect is in the
+    README's throughput tables.
 
     Args:
         *args, **kwargs: as for ``keras.layers.Conv2D``.
@@ -207,11 +208,11 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
 
     Same weights, arguments and result as the Keras layer (which it
     subclasses). On the TensorFlow backend, a stride-2 ``"same"`` transposed
-    convolution to at most 4 channels (the generator's image layer) runs as an
-    exact sub-pixel convolution (a stride-1 convolution to ``4 * filters``
-    channels, then ``depth_to_space``), and the gradient into an input of at
-    most 4x4 pixels (with a reduction at least 4096 deep) as one matrix
-    product over patches. Elsewhere it is plain Keras.
+    convolution to twice its input's size takes, for its forward pass and both
+    gradients, the form that is fastest on this machine for its shape (the
+    stock kernel, a sub-pixel convolution: a stride-1 convolution to
+    ``4 * filters`` channels then ``depth_to_space``, or one matrix product
+    over patches), as :class:`FastConv2D` does. Elsewhere it is plain Keras.
 
     Args:
         *args, **kwargs: as for ``keras.layers.Conv2DTranspose``.

@@ -5,6 +5,8 @@ layers: outputs, first derivatives, and the second derivatives that gradient
 penalties (WGAN-GP, R1) take through the discriminator.
 """
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -150,3 +152,97 @@ def test_bfloat16_layers():
         assert d(x).shape == (2, 1) and np.isfinite(d(x).numpy()).all()
     finally:
         keras.mixed_precision.set_dtype_policy(policy)
+
+
+# ------------------------------------------------------------- every form, and how one is chosen
+def _force(monkeypatch, forms):
+    """Makes ``_conv`` take ``forms[primitive]`` for every shape."""
+    monkeypatch.setattr(_conv, "_choose", lambda primitive, x, w, out_hw=None: forms[primitive])
+
+
+@pytest.mark.parametrize("conv", ["plain", "gemm"])
+@pytest.mark.parametrize("transpose", ["plain", "subpixel"])
+@pytest.mark.parametrize("filter_grad", ["op", "gemm"])
+def test_every_combination_of_forms_equals_tf(monkeypatch, conv, transpose, filter_grad):
+    _force(monkeypatch, {"conv": conv, "transpose": transpose, "filter_grad": filter_grad})
+    rng = np.random.default_rng(7)
+    x, w = _t(rng, 3, 8, 8, 6), _t(rng, 5, 5, 6, 10)
+    got = _derivatives(_conv.conv2d, x, w)
+    want = _derivatives(lambda x, w: tf.nn.conv2d(x, w, 2, "SAME"), x, w)
+    for a, b in zip(got, want):
+        assert _rel(a, b) < 1e-5
+    xt, wt = _t(rng, 3, 4, 4, 10), _t(rng, 5, 5, 6, 10)
+    got = _derivatives(lambda x, w: _conv.conv2d_transpose(x, w, (8, 8)), xt, wt)
+    want = _derivatives(lambda x, w: tf.nn.conv2d_transpose(x, w, (3, 8, 8, 6), 2, "SAME"), xt, wt)
+    for a, b in zip(got, want):
+        assert _rel(a, b) < 1e-5
+
+
+def test_gemm_filter_gradient_equals_the_kernel():
+    rng = np.random.default_rng(3)
+    for size in (4, 7, 8):
+        x, w = _t(rng, 5, size, size, 9), _t(rng, 5, 5, 9, 12)
+        out = -(-size // 2)
+        dy = _t(rng, 5, out, out, 12)
+        assert _rel(_conv._gemm_filter_grad(x, w, dy), _conv._filter_grad(x, w, dy)) < 1e-5
+
+
+@pytest.fixture
+def autotune(monkeypatch, tmp_path):
+    """Autotune mode with an empty process cache and a private disk cache; yields the recorded timings."""
+    monkeypatch.setenv("KERAS_GAN_CONV_FORMS", "autotune")
+    monkeypatch.setenv("KERAS_GAN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_conv, "_CHOICES", {})
+    monkeypatch.setattr(_conv, "_DISK", {"loaded": False, "entries": {}})
+    monkeypatch.setattr(_conv, "_has_accelerator", lambda: False)
+    return tmp_path
+
+
+def test_autotune_takes_the_measured_fastest_form_and_caches_it(autotune, monkeypatch):
+    timed = []
+
+    def fake_times(primitive, forms, x, w, out_hw):
+        timed.append(primitive)
+        table = {"conv": {"plain": 1.0, "gemm": 0.5}, "filter_grad": {"op": 1.0, "gemm": 0.95},
+                 "transpose": {"plain": 2.0, "subpixel": 1.0}}[primitive]
+        return {f: table[f] for f in forms}
+
+    monkeypatch.setattr(_conv, "_time_forms", fake_times)
+    x = tf.TensorSpec((4, 8, 8, 16), tf.float32)
+    w = tf.zeros((5, 5, 16, 32))
+    assert _conv._choose("conv", x, w) == "gemm"  # half the stock kernel's time
+    assert _conv._choose("filter_grad", x, w) == "op"  # 5% faster is within the margin: the stock kernel
+    assert _conv._choose("transpose", tf.TensorSpec((4, 4, 4, 32)), w, (8, 8)) == "subpixel"
+    assert _conv._choose("transpose", tf.TensorSpec((4, 4, 4, 32)), w, (7, 7)) == "plain"  # odd: no sub-pixel form
+    assert timed == ["conv", "filter_grad", "transpose", "transpose"]
+    assert _conv._choose("conv", x, w) == "gemm" and len(timed) == 4  # this process: not timed again
+    with open(autotune / "conv_forms.json") as fh:
+        on_disk = json.load(fh)
+    assert list(on_disk) == [_conv._fingerprint()]
+    assert sorted(on_disk[_conv._fingerprint()].values()) == ["gemm", "op", "plain", "subpixel"]
+
+    # A new process (empty process cache) on the same machine class reads the choices instead of timing.
+    monkeypatch.setattr(_conv, "_CHOICES", {})
+    monkeypatch.setattr(_conv, "_DISK", {"loaded": False, "entries": {}})
+    monkeypatch.setattr(_conv, "_time_forms", lambda *a: pytest.fail("timed although the choice was on disk"))
+    assert _conv._choose("conv", x, w) == "gemm"
+
+
+def test_autotune_times_real_forms_and_unknown_batches_take_the_static_rule(autotune):
+    x = tf.TensorSpec((8, 4, 4, 64), tf.float32)
+    w = tf.zeros((5, 5, 64, 128))
+    seconds = _conv._time_forms("filter_grad", ["op", "gemm"], x, w, None)
+    assert set(seconds) == {"op", "gemm"} and all(0 < s < 10 for s in seconds.values())
+    assert _conv._choose("filter_grad", x, w) in ("op", "gemm")
+    assert _conv._choose("conv", tf.TensorSpec((None, 8, 8, 256)), tf.zeros((5, 5, 256, 512))) == "gemm"
+    assert not any(k.startswith("conv|x=None") for k in _conv.choices())
+
+
+def test_plain_mode_and_bad_mode(monkeypatch):
+    monkeypatch.setenv("KERAS_GAN_CONV_FORMS", "plain")
+    rng = np.random.default_rng(0)
+    x, w = _t(rng, 2, 8, 8, 192), _t(rng, 5, 5, 192, 8)
+    _assert_form(_conv.conv2d, x, w, None)
+    monkeypatch.setenv("KERAS_GAN_CONV_FORMS", "fastest")
+    with pytest.raises(ValueError, match="KERAS_GAN_CONV_FORMS='fastest' is not allowed; expected one of autotune"):
+        _conv.conv2d(x, w)
