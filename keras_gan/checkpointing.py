@@ -43,7 +43,9 @@ LOCK_NAME = "train.lock"
 EXIT_INTERRUPTED = 75
 
 #: Config keys that ``keras-gan train --resume --set`` may change: they change how
-#: long the run goes and what it writes, not the model, its optimizers or its data.
+#: long the run goes, what it writes and where it runs, not the model, its optimizers
+#: or its data. ``train.backend`` is one, as the ``--backend`` flag: a ``.keras``
+#: checkpoint loads on every backend (the noise then differs: not bit-for-bit).
 RESUME_OVERRIDES = (
     "train.epochs",
     "train.checkpoint_every",
@@ -53,6 +55,7 @@ RESUME_OVERRIDES = (
     "train.num_sample_images",
     "train.strategy",
     "train.tpu",
+    "train.backend",
     "train.step_timeout",
     "data.data_dir",
 )

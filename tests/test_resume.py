@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -183,5 +184,42 @@ def test_resume_allows_the_documented_overrides(reference, tmp_path):
     assert (cfg.train.epochs, cfg.train.keep_checkpoints, cfg.train.checkpoint_every_steps) == (5, 3, 7)
     assert cfg.model.latent_dim == 16
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
-    for key in checkpointing.RESUME_OVERRIDES:
-        assert f"`{key}`" in readme, f"README does not list the resume override {key}"
+    # the README's list of keys allowed on --resume is exactly the code's
+    start = readme.index("Keys allowed on `--resume`:")
+    end = readme.index("(`keras_gan.checkpointing.RESUME_OVERRIDES`", start)
+    listed = re.findall(r"`(\w+\.\w+)`", readme[start:end])
+    assert sorted(listed) == sorted(checkpointing.RESUME_OVERRIDES), "README's resume overrides differ from the code"
+
+
+def test_resume_may_set_train_backend_as_the_flag_does(reference, tmp_path):
+    from keras_gan import backends
+
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    cfg, _ = train_cmd._resolve(_args(run, sets=["train.backend=jax"]))  # a checkpoint is backend-neutral
+    assert cfg.train.backend == "jax" and cfg.model.latent_dim == 16
+    assert "train.backend" in checkpointing.RESUME_OVERRIDES
+    # what `keras-gan train` then runs on: the key, unless --backend or KERAS_BACKEND says otherwise
+    assert backends.choose(None, cfg.train.backend, {}) == "jax"
+    assert backends.choose("torch", cfg.train.backend, {}) == "torch"
+
+
+def test_resume_with_set_train_backend_trains_on_that_backend(tmp_path):
+    run = tmp_path / "run"
+    mlp = {"data": {"name": "ring8", "num_samples": 512, "batch_size": 64},
+           "model": {"architecture": "mlp", "latent_dim": 2, "hidden_units": 8, "num_layers": 1},
+           "train": {"epochs": 1, "num_sample_images": 16}}
+    trainer.train(config.from_dict(mlp), str(run), verbose=0)  # epoch 1 on TensorFlow
+    script = ("import sys\nfrom keras_gan import cli\nrc = cli.main(sys.argv[1:])\nimport keras\n"
+              "print('trained on', keras.backend.backend())\nsys.exit(rc)")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", script, "train", "--output", str(run), "--resume", "--quiet",
+                           "--epochs", "2", "--set", "train.backend=jax"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained on jax" in done.stdout and "epochs 2..2" in done.stdout, done.stdout[-3000:]
+    from keras_gan import runs
+
+    assert runs.load_config(str(run)).train.backend == "jax"
+    history = json.loads((run / "history.json").read_text())
+    assert history["epoch"] == [1, 2] and all(np.isfinite(history["g_loss"]))
