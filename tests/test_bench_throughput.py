@@ -1,6 +1,7 @@
 """The throughput benchmark in its tiny smoke mode, and its FLOP count against the Keras models' shapes."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -36,19 +37,24 @@ def test_flop_count_matches_the_models(case):
 
 
 def test_smoke_run_writes_json(tmp_path):
-    frameworks = ["keras", "keras-plain", "keras-jax", "keras-torch", "torch"]  # torch and jax come with [dev]
+    frameworks = ["keras", "keras-plain", "keras-static", "keras-jax", "keras-torch", "torch"]  # [dev] has jax, torch
     out = tmp_path / "tp.json"
+    env = dict(os.environ, KERAS_GAN_CONV_FORMS="autotune", KERAS_GAN_CACHE_DIR=str(tmp_path / "cache"))
     res = subprocess.run(
         [sys.executable, "-m", "keras_gan.cli", "bench", "throughput", "--cases", "smoke", "--steps", "2",
-         "--repeats", "1", "--frameworks", *frameworks, "--json", str(out)],
-        capture_output=True, text=True, timeout=600,
+         "--repeats", "1", "--frameworks", *frameworks, "--isa", "avx2", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, env=env,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(out.read_text())
     keras_row = report["cases"]["smoke"]["frameworks"]["keras"]
     assert keras_row["images_per_second"] > 0 and keras_row["peak_rss_mb"] > 0
     assert report["matmul_gflops"] > 0
-    assert keras_row["speedup_vs_keras_plain"] > 0
+    assert keras_row["speedup_vs_keras_plain"] > 0 and keras_row["speedup_vs_keras_static"] > 0
+    # keras-gan's forms were timed in its worker (autotune), one choice per convolution computation
+    assert keras_row["conv_forms"] and set(keras_row["conv_forms"].values()) <= {"plain", "gemm", "subpixel", "op"}
+    assert (tmp_path / "cache" / "conv_forms.json").exists()
+    assert report["isa"] == "avx2" and "AVX2" in report["machine"]["kernels"]
     assert report["cases"]["smoke"]["frameworks"]["keras-plain"]["images_per_second"] > 0
     assert keras_row["ratio_vs_torch"] > 0
     rows = report["cases"]["smoke"]["frameworks"]

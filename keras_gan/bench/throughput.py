@@ -38,6 +38,7 @@ _SMOKE = {"smoke": (8, 1, 4, 2, 8)}
 # framework -> (Keras backend, precision, jit_compile (None: the backend's default), stock Keras layers)
 FRAMEWORKS = {
     "keras": ("tensorflow", "float32", None, False),
+    "keras-static": ("tensorflow", "float32", None, False),
     "keras-tf": ("tensorflow", "float32", None, False),
     "keras-plain": ("tensorflow", "float32", None, True),
     "keras-xla": ("tensorflow", "float32", True, False),
@@ -61,7 +62,13 @@ def add_arguments(parser):
                              "backend. -bf16: mixed bfloat16 (Keras mixed_bfloat16 / torch.autocast); "
                              "each is compared with the peer of the same precision. keras-plain: the same "
                              "step on stock Keras layers and Adam (the before of keras-gan's fused/fast kernels); "
-                             "keras-xla: TensorFlow with jit_compile.")
+                             "keras-xla: TensorFlow with jit_compile. keras-static: keras-gan with its "
+                             "convolution forms by the fixed rule (KERAS_GAN_CONV_FORMS=static) instead of "
+                             "timed on this machine.")
+    parser.add_argument("--isa", choices=["native", "avx2"], default="native",
+                        help="avx2: limit oneDNN (TensorFlow, PyTorch) and PyTorch's own kernels to AVX2 "
+                             "(ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2), the kernels an AVX2-only "
+                             "machine runs, on an AVX-512 one (not its clock, caches or memory).")
     parser.add_argument("--json", required=True, help="output JSON file.")
     parser.add_argument("--worker", default=None, help=argparse_suppress())
 
@@ -184,9 +191,15 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
     model.fit(data[: steps * batch], batch_size=batch, shuffle=False, epochs=1, verbose=0, callbacks=[clock])
     times = sorted(clock.times)
     median = times[len(times) // 2]
-    return {"images_per_second": batch / median, "seconds_per_step": times,
-            "peak_rss_mb": peak_rss_mb(), "backend": keras.backend.backend(), "keras": keras.__version__,
-            "jit_compile": bool(model.jit_compile)}
+    result = {"images_per_second": batch / median, "seconds_per_step": times,
+              "peak_rss_mb": peak_rss_mb(), "backend": keras.backend.backend(), "keras": keras.__version__,
+              "jit_compile": bool(model.jit_compile)}
+    if keras.backend.backend() == "tensorflow":
+        from keras_gan import _conv
+
+        result["conv_forms_mode"] = _conv.mode()
+        result["conv_forms"] = _conv.choices()
+    return result
 
 
 _MATMUL = (
@@ -222,9 +235,16 @@ def _pipeline_rate(batch=64, steps=200):
     return batch * steps / (time.perf_counter() - t)
 
 
-def _spawn(framework, case, steps):
+_AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def _spawn(framework, case, steps, isa="native"):
     backend, precision, _, _ = FRAMEWORKS[framework]
     env = dict(os.environ)
+    if isa == "avx2":
+        env.update(_AVX2_ENV)
+    if framework == "keras-static":
+        env["KERAS_GAN_CONV_FORMS"] = "static"
     if backend is None:
         script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "torch_dcgan.py")
         cmd = [sys.executable, os.path.abspath(script), *map(str, case), str(steps), precision]
@@ -259,16 +279,19 @@ def run(args):
 
     peak = _matmul_peak()
     machine = machine_info(peak)
+    if args.isa == "avx2":
+        machine["kernels"] = "AVX2 (emulated: " + ", ".join(f"{k}={v}" for k, v in _AVX2_ENV.items()) + ")"
+        machine["summary"] += "; kernels limited to AVX2"
     print(f"machine: {machine['summary']}", flush=True)
     cases = {**CASES, **_SMOKE}
-    report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count()}
+    report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count(), "isa": args.isa}
     for name in args.cases:
         case = cases[name]
         flops = step_flops(*case[:4])
         per = {f: [] for f in args.frameworks}
         for r in range(args.repeats):
             for f in args.frameworks:
-                res = _spawn(f, case, args.steps)
+                res = _spawn(f, case, args.steps, args.isa)
                 per[f].append(res)
                 print(f"[{name} {r + 1}/{args.repeats}] {f:14s} {res['images_per_second']:9.1f} img/s  "
                       f"peak {res['peak_rss_mb']:.0f} MB", flush=True)
@@ -289,10 +312,14 @@ def run(args):
                 entry["frameworks"][f]["ratio_vs_torch"] = statistics.median(pairs)
                 entry["frameworks"][f]["ratio_vs_torch_pairs"] = pairs
                 entry["frameworks"][f]["peer"] = peer
-        if "keras" in per and "keras-plain" in per:
-            pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per["keras"], per["keras-plain"])]
-            entry["frameworks"]["keras"]["speedup_vs_keras_plain"] = statistics.median(pairs)
-            entry["frameworks"]["keras"]["speedup_vs_keras_plain_pairs"] = pairs
+        for before in ("keras-plain", "keras-static"):
+            if "keras" in per and before in per:
+                pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per["keras"], per[before])]
+                suffix = before.split("-")[1]
+                entry["frameworks"]["keras"][f"speedup_vs_keras_{suffix}"] = statistics.median(pairs)
+                entry["frameworks"]["keras"][f"speedup_vs_keras_{suffix}_pairs"] = pairs
+        if "keras" in per and per["keras"][0].get("conv_forms"):
+            entry["frameworks"]["keras"]["conv_forms"] = per["keras"][-1]["conv_forms"]
         report["cases"][name] = entry
     if "digits" in args.cases and importlib.util.find_spec("tensorflow") is not None:
         rate = _pipeline_rate()
@@ -344,13 +371,15 @@ def machine_info(matmul_gflops=None):
 def _table(report):
     lines = [f"machine: {report['machine']['summary']}"] if "machine" in report else []
     lines += [f"{'case':14s} {'framework':14s} {'img/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak MB':>8s} "
-             f"{'vs torch':>9s} {'vs plain':>9s}"]
+             f"{'vs torch':>9s} {'vs plain':>9s} {'vs static':>9s}"]
     for name, entry in report["cases"].items():
         for f, r in entry["frameworks"].items():
             ratio = f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else ""
             plain = f"{r['speedup_vs_keras_plain']:.2f}x" if "speedup_vs_keras_plain" in r else ""
+            static = f"{r['speedup_vs_keras_static']:.2f}x" if "speedup_vs_keras_static" in r else ""
             lines.append(f"{name:14s} {f:14s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
-                         f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s} {plain:>9s}")
+                         f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s} {plain:>9s} "
+                         f"{static:>9s}")
     return "\n".join(lines)
 
 
