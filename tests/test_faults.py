@@ -90,6 +90,9 @@ FAULTS = [
     ("`--resume --set KEY=V` changing model, data or optimizer",
      "exit 2 naming the key, its stored and new value, and the keys allowed; config.yaml untouched",
      "test_resume.py::test_resume_override_that_changes_the_model_or_data_is_refused"),
+    ("`--resume --set train.backend=jax` on a run trained on TensorFlow",
+     "allowed, as `--backend jax` is (a `.keras` checkpoint loads on every backend): the run continues on JAX",
+     "test_resume.py::test_resume_with_set_train_backend_trains_on_that_backend"),
     ("newest checkpoint truncated, then `--resume`",
      "a warning naming it; resumes from the newest one that loads and ends equal to an uninterrupted run",
      "test_faults.py::test_truncated_newest_checkpoint_falls_back_and_resume_recovers"),
@@ -104,6 +107,12 @@ FAULTS = [
     ("a worker of a 2-worker run SIGKILLed or SIGSTOPped mid-epoch",
      "the survivor prints one line (`a worker of the cluster was lost` / `no training progress`) and exits 76 "
      "within seconds, not hanging", "test_multiworker_faults.py::test_survivor_stops_with_one_line_when_a_worker_is_lost"),
+    ("a worker of a 2-worker `keras-gan train` SIGKILLed mid-epoch, both restarted with `--resume`; then the chief "
+     "SIGKILLed, both restarted again",
+     "the survivor exits 76 each time; both workers resume from the newest step checkpoint (the dead chief's lock "
+     "taken over with a warning, no scratch copy left behind); final weights and history equal an uninterrupted "
+     "2-worker run",
+     "test_multiworker_resume.py::test_killed_workers_then_both_restarted_with_resume_equal_an_uninterrupted_run"),
     ("no training step finishes within `train.step_timeout`", "StepWatchdog: one line, exit 76",
      "test_multiworker_faults.py::test_watchdog_fires_when_no_step_ends_in_time"),
     ("ONNX client: truncated model, unreadable `--z-file`, integer or NaN latents, too large a batch",
