@@ -46,10 +46,12 @@ Hand-written because no TensorFlow or Keras API chooses a convolution
 algorithm per shape on the CPU (cuDNN's autotuner does so on GPUs).
 """
 
+import contextlib
 import json
 import logging
 import os
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -67,6 +69,7 @@ _MIN_GEMM_DEPTH = 4096  # ... and with a reduction (k * k * input channels) at l
 _log = logging.getLogger(__name__)
 _CHOICES = {}  # key -> form, this process
 _DISK = {"loaded": False, "entries": {}}
+_FORCED = threading.local()  # _forced_mode
 
 
 def mode():
@@ -75,10 +78,26 @@ def mode():
     Raises:
         ValueError: for a value other than ``autotune``, ``static`` or ``plain``.
     """
-    value = os.environ.get(_ENV, "autotune").strip().lower() or "autotune"
+    value = getattr(_FORCED, "mode", None) or os.environ.get(_ENV, "autotune").strip().lower() or "autotune"
     if value not in MODES:
         raise ValueError(f"{_ENV}={os.environ.get(_ENV)!r} is not allowed; expected one of {', '.join(MODES)}.")
     return value
+
+
+@contextlib.contextmanager
+def _forced_mode(value):
+    """Within the block, this thread's traces take ``value``'s forms whatever ``KERAS_GAN_CONV_FORMS`` says.
+
+    Used by ``keras_gan.export.export_onnx``, which traces the stock ops (ONNX ``ConvTranspose`` / ``Conv``)
+    and leaves the choice of form to its own ONNX Runtime rewrites.
+    """
+    if value not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {value!r}.")
+    previous, _FORCED.mode = getattr(_FORCED, "mode", None), value
+    try:
+        yield
+    finally:
+        _FORCED.mode = previous
 
 
 def choices():
