@@ -24,6 +24,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import client_common  # noqa: E402
 
 
+def cpu_threads():
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def session_options(threads=0, spin=False):
+    """The session options of ``keras_gan.export.onnx_session_options`` (copied: this kit never imports keras_gan).
+
+    All graph optimizations, sequential execution with one inter-op thread,
+    ``threads`` intra-op threads (0: every core this process may use), idle
+    threads sleep instead of spinning unless ``spin`` (a spinning worker that
+    the OS deschedules stalls every parallel operation on a shared CPU).
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = int(threads) if threads else cpu_threads()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    return options
+
+
 def read_metadata(session):
     """The keras_gan metadata of a loaded model (each property value is JSON)."""
     props = session.get_modelmeta().custom_metadata_map
@@ -80,6 +107,7 @@ def main(argv=None):
     parser.add_argument("--z-file", default=None, help=".npy latents [batch, latent_dim] instead of --num/--seed")
     parser.add_argument("--out", default="grid.png", help="PNG grid (a JSON file of the numbers goes beside it)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: all cores)")
+    parser.add_argument("--spin", action="store_true", help="let ONNX Runtime's idle threads spin")
     args = parser.parse_args(argv)
 
     import onnxruntime as ort
@@ -87,10 +115,11 @@ def main(argv=None):
     try:
         if not os.path.isfile(args.model):
             raise ValueError(f"model {args.model!r} is not a file.")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = args.threads
+        if args.threads < 0:
+            raise ValueError(f"--threads must be >= 0, got {args.threads}.")
         try:
-            session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(args.model, session_options(args.threads, args.spin),
+                                           providers=["CPUExecutionProvider"])
         except Exception as err:  # a truncated or foreign file: one line, not a traceback
             raise ValueError(f"model {args.model!r} is not a readable ONNX model: {type(err).__name__}: "
                              f"{(str(err).strip().splitlines() or ['?'])[0][:300]}") from None

@@ -592,6 +592,7 @@ def export_onnx(
     max_batch_size=DEFAULT_MAX_BATCH_SIZE,
     verify=True,
     atol=1e-4,
+    optimize=True,
 ):
     """Exports a generator to an ONNX file through tf2onnx.
 
@@ -603,12 +604,24 @@ def export_onnx(
     metadata as metadata properties (JSON-encoded values). ONNX has no
     sampling signature: draw ``z`` from the prior in ``metadata["prior"]``.
 
+    The graph is written in the forms ONNX Runtime runs fastest, which are
+    not TensorFlow's (measured: docs/export.md, "Inference speed"): the
+    stride-2 convolutions are traced as the stock TensorFlow ops (ONNX
+    ``ConvTranspose`` / ``Conv``, whatever ``KERAS_GAN_CONV_FORMS`` says),
+    then ``keras_gan._onnx_graph.optimize`` turns those on tiny feature maps
+    into one matrix product each and folds batch norm and the layout changes
+    into the matrix products' weights. The rewrites are listed in the
+    metadata property ``graph_rewrites``.
+
     Args:
         model_or_generator: see :func:`export_saved_model`.
         path: the ``.onnx`` file to write (replaced atomically).
         opset: ONNX opset (tf2onnx 1.17 supports up to 18).
         uint8, prior, num_classes, training_config, max_batch_size, verify,
             atol: as in :func:`export_saved_model` (``verify`` runs ONNX Runtime).
+        optimize: False writes the graph as tf2onnx converts the TensorFlow
+            forms (the forms ``KERAS_GAN_CONV_FORMS`` chooses, no rewrites):
+            the previous releases' export, kept for comparison.
 
     Returns:
         ``path``.
@@ -636,9 +649,18 @@ def export_onnx(
     metadata = _metadata(spec, uint8, int(max_batch_size), training_config, "onnx", {"opset": int(opset)})
 
     fn = _serving_function(spec, uint8)
-    proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=int(opset))
+    if optimize:
+        from keras_gan import _conv, _onnx_graph
+
+        with _conv._forced_mode("plain"):  # ONNX ConvTranspose / Conv; _onnx_graph picks the faster forms
+            proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=int(opset))
+    else:
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=int(opset))
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    if optimize:
+        proto, rewrites = _onnx_graph.optimize(proto)
+        metadata["graph_rewrites"] = rewrites
     proto.doc_string = (
         f"keras_gan generator: {_Z} [batch, {spec.latent_dim}] ({spec.prior} prior)"
         + (f", {_LABEL} [batch]" if spec.conditional else "")
@@ -654,7 +676,7 @@ def export_onnx(
     try:
         onnx.save(proto, tmp_path)
         if verify:
-            session = _new_onnx_session(tmp_path)
+            session = onnx_session(tmp_path)
             _verify(spec, uint8, lambda z, labels: _onnx_run(session, z, labels), atol, "ONNX")
         os.replace(tmp_path, path)
     except BaseException:
@@ -747,20 +769,75 @@ def load_saved_model_generator(path):
 _ONNX_SESSIONS = {}
 
 
-def _new_onnx_session(path):
+def onnx_threads():
+    """The CPU cores this process may run on (its affinity mask; ``os.cpu_count()`` where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def onnx_session_options(threads=None, spin=False):
+    """The ONNX Runtime session options of every keras_gan ONNX session.
+
+    Used by the export check, :func:`onnx_generate` (``keras-gan sample
+    --onnx``) and ``keras-gan bench inference``; ``export/onnx_client.py``
+    sets the same (it cannot import keras_gan; a test compares them).
+
+    * graph optimizations ``ORT_ENABLE_ALL`` (constant folding, Conv/Gemm +
+      activation fusion, the NCHWc layout for convolutions);
+    * sequential execution, one inter-op thread (the generator is a chain:
+      nothing runs in parallel);
+    * ``intra_op_num_threads``: ``threads``, default the cores this process
+      may use (:func:`onnx_threads`);
+    * ``session.intra_op.allow_spinning`` off unless ``spin``: an idle worker
+      sleeps instead of spinning; on a CPU shared with other jobs a spinning
+      worker that is descheduled stalls every parallel operation (measured:
+      docs/export.md).
+
+    Args:
+        threads: intra-op threads; None or 0 for :func:`onnx_threads`.
+        spin: let idle intra-op threads spin (ONNX Runtime's own default).
+
+    Returns:
+        An ``onnxruntime.SessionOptions``.
+    """
     import onnxruntime as ort
 
-    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 0):
+        raise ValueError(f"threads must be an integer >= 0, got {threads!r}.")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = int(threads) if threads else onnx_threads()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    return options
+
+
+def onnx_session(path, threads=None, spin=False):
+    """An ONNX Runtime CPU session of ``path`` with :func:`onnx_session_options`.
+
+    Example:
+
+    >>> session = onnx_session("/tmp/gan.onnx")  # doctest: +SKIP
+    >>> session.run(["images"], {"z": np.zeros([2, 100], np.float32)})[0].shape  # doctest: +SKIP
+    (2, 8, 8, 1)
+    """
+    import onnxruntime as ort
+
+    return ort.InferenceSession(os.fspath(path), onnx_session_options(threads, spin),
+                                providers=["CPUExecutionProvider"])
 
 
 def _onnx_session(path):
-    """An ONNX Runtime session, cached per file version (path, mtime, size)."""
+    """An :func:`onnx_session`, cached per file version (path, mtime, size)."""
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
     if key not in _ONNX_SESSIONS:
         if len(_ONNX_SESSIONS) >= 8:
             _ONNX_SESSIONS.clear()
-        _ONNX_SESSIONS[key] = _new_onnx_session(path)
+        _ONNX_SESSIONS[key] = onnx_session(path)
     return _ONNX_SESSIONS[key]
 
 

@@ -91,19 +91,20 @@ import onnxruntime as ort
 import tensorflow as tf
 
 cases, out_path, kit = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+sys.path.insert(0, kit)
+import onnx_client  # the session options every keras_gan ONNX session uses
 results = {}
 for name, case in cases.items():
     inputs = np.load(case["inputs"])
     serve = tf.saved_model.load(case["saved_model"]).signatures["serving_default"]
-    session = ort.InferenceSession(case["onnx"], providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(case["onnx"], onnx_client.session_options(), providers=["CPUExecutionProvider"])
     for b in case["batches"]:
         feed = {"z": inputs[f"z{b}"]}
         if f"label{b}" in inputs:
             feed["label"] = inputs[f"label{b}"]
         results[f"{name}/savedmodel/{b}"] = serve(**{k: tf.constant(v) for k, v in feed.items()})["images"].numpy()
         results[f"{name}/onnx/{b}"] = session.run(["images"], feed)[0]
-sys.path.insert(0, kit)
-import rest_client, grpc_client, onnx_client  # the deployment kit must stand alone too
+import rest_client, grpc_client  # the deployment kit must stand alone too
 results["modules"] = np.array(sorted(m for m in sys.modules if m.split(".")[0] == "keras_gan"), dtype=object)
 np.savez(out_path, **results)
 """
@@ -233,6 +234,60 @@ def test_onnx_passes_checker_and_keeps_metadata(exported, name):
     assert [(i.name, dims(i)) for i in model.graph.input] == [("z", ["batch", spec["latent_dim"]])] + (
         [("label", ["batch"])] if spec["num_classes"] else [])
     assert [(o.name, dims(o)) for o in model.graph.output] == [("images", ["batch"] + props["image_shape"])]
+
+
+def _options(options):
+    import onnxruntime as ort
+
+    return {"level": options.graph_optimization_level, "mode": options.execution_mode,
+            "intra": options.intra_op_num_threads, "inter": options.inter_op_num_threads,
+            "spin": options.get_session_config_entry("session.intra_op.allow_spinning"),
+            "all": options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "sequential": options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL}
+
+
+@pytest.mark.parametrize("threads,spin", [(0, False), (1, False), (3, True)])
+def test_client_and_library_use_the_same_session_options(threads, spin):
+    library, client = _options(export.onnx_session_options(threads, spin)), _options(onnx_client.session_options(threads, spin))
+    assert library == client
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert library["all"] and library["sequential"] and library["inter"] == 1
+    assert library["intra"] == (threads or cores) and library["spin"] == ("1" if spin else "0")
+    with pytest.raises(ValueError, match="threads must be an integer >= 0"):
+        export.onnx_session_options(-1)
+
+
+def test_onnx_export_takes_the_forms_onnx_runtime_runs_fastest(exported):
+    """Traced with the stock ops whatever KERAS_GAN_CONV_FORMS says; tiny maps as one matrix product; BN folded."""
+    import onnx
+
+    assert os.environ.get("KERAS_GAN_CONV_FORMS") == "static"  # which would write the RGB layer sub-pixel
+    for name in ("dcgan8", "dcgan32"):
+        model = onnx.load(exported["info"][name]["onnx"])
+        ops = [n.op_type for n in model.graph.node]
+        rewrites = json.loads({p.key: p.value for p in model.metadata_props}["graph_rewrites"])
+        assert "DepthToSpace" not in ops and ops.count("ConvTranspose") == (1 if name == "dcgan8" else 3), ops
+        assert any("folded Reshape, Transpose, BatchNormalization" in r for r in rewrites), rewrites
+    ops = [n.op_type for n in onnx.load(exported["info"]["dcgan8"]["onnx"]).graph.node]
+    # 2x2x16 -> 4x4x8 is one 64x128 matrix product with its batch norm folded in; 4x4x8 -> 8x8x1 stays ConvTranspose
+    assert ops[:6] == ["MatMul", "Add", "Relu", "MatMul", "Add", "Reshape"] and "BatchNormalization" not in ops
+    session = export.onnx_session(exported["info"]["dcgan8"]["onnx"])
+    assert _options(session.get_session_options()) == _options(export.onnx_session_options())
+    z = exported["spec"]["dcgan8"]["inputs"]["z64"]
+    assert np.max(np.abs(session.run(["images"], {"z": z})[0] - exported["keras"]["dcgan8/64"])) < ATOL
+
+
+def test_unoptimized_onnx_export_is_the_tf2onnx_graph(tmp_path):
+    import onnx
+
+    model = models.DCGAN(image_shape=(8, 8, 1), latent_dim=16, base_filters=8, num_upsamplings=2)
+    _randomize(model.generator, 7)
+    path = export.export_onnx(model, tmp_path / "g.onnx", optimize=False)
+    onnx_model = onnx.load(path)
+    ops = [n.op_type for n in onnx_model.graph.node]
+    assert ops.count("BatchNormalization") == 2 and "DepthToSpace" in ops  # static rule: RGB layer sub-pixel
+    assert "graph_rewrites" not in {p.key for p in onnx_model.metadata_props}
+    assert max(export.check_parity(model, path).values()) < ATOL
 
 
 # --------------------------------------------------------------- sampling
@@ -580,20 +635,47 @@ def test_cli_export_writes_both_formats_and_a_report(run_dir, capsys):
     assert cli.main(["export", "--run", str(directory / "nope")]) == 2
 
 
-def test_bench_inference_reports_every_runtime(run_dir, tmp_path):
+def test_bench_inference_reports_every_runtime(run_dir, tmp_path, monkeypatch):
     import argparse
 
     from keras_gan.bench import inference
 
+    # The onnxruntime row must time a session of export.onnx_session (the client's options), no other.
+    made = []
+    real = export.onnx_session
+
+    class Counted:
+        def __init__(self, session):
+            self.session, self.runs = session, 0
+
+        def run(self, *args, **kwargs):
+            self.runs += 1
+            return self.session.run(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.session, name)
+
+    def spy(path, threads=None, spin=False):
+        made.append((os.path.basename(str(path)), threads, spin, Counted(real(path, threads, spin))))
+        return made[-1][-1]
+
+    monkeypatch.setattr(export, "onnx_session", spy)
     directory, _ = run_dir
     parser = argparse.ArgumentParser()
     inference.add_arguments(parser)
     args = parser.parse_args(["--run", str(directory), "--json", str(tmp_path / "b.json"), "--min-time", "0",
-                              "--min-calls", "3", "--warmup", "1", "--batch-sizes", "1,4"])
+                              "--min-calls", "3", "--warmup", "1", "--batch-sizes", "1,4", "--threads", "1",
+                              "--baseline"])
     assert inference.run(args) == 0
     report = json.loads((tmp_path / "b.json").read_text())
     rows = {(r["runtime"], r["batch_size"]): r for r in report["results"]}
-    assert set(rows) == {(rt, b) for rt in inference.RUNTIMES for b in (1, 4)}
+    assert set(rows) == {(rt, b) for rt in inference.RUNTIMES + (inference.BASELINE,) for b in (1, 4)}
+    bench_sessions = [m for m in made if m[0] == "generator.onnx"]
+    assert [(m[1], m[2]) for m in bench_sessions] == [(1, False)]
+    timed = sum(rows[("onnxruntime", b)]["calls"] + 1 + 1 for b in (1, 4))  # timed + warmup + parity call
+    assert bench_sessions[0][-1].runs == timed
+    assert report["settings"]["onnxruntime_intra_op_threads"] == 1 and report["settings"]["onnx_graph_rewrites"]
+    assert report["machine"]["cores"] >= 1 and report["table"].startswith("machine: ")
     for (_, batch), r in rows.items():
         assert r["calls"] >= 3 and r["max_abs_diff_vs_keras"] < ATOL
         assert r["latency_ms_p90"] >= r["latency_ms_median"] > 0

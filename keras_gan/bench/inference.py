@@ -12,7 +12,14 @@ Runtimes:
 * ``keras-function``: the same call in a ``tf.function`` (traced once);
 * ``savedmodel``: ``tf.saved_model.load(...).signatures["serving_default"]``,
   the graph TF Serving runs (without the server's RPC cost);
-* ``onnxruntime``: ``InferenceSession.run`` on the CPU execution provider.
+* ``onnxruntime``: ``InferenceSession.run`` on the CPU execution provider, the
+  session made by ``keras_gan.export.onnx_session`` (the session options that
+  ``keras-gan sample --onnx`` and ``export/onnx_client.py`` use);
+* ``onnxruntime-tf2onnx`` (with ``--baseline``): the graph as tf2onnx converts
+  the TensorFlow forms (``export_onnx(..., optimize=False)``, what releases
+  before the ONNX rewrites exported) in a session with ONNX Runtime's default
+  options (spinning as ``--spin`` says), to measure the rewrites and options
+  in the same run.
 """
 
 import os
@@ -24,6 +31,7 @@ import time
 HELP = "Inference speed (images/s, latency) of a generator in Keras, SavedModel and ONNX Runtime."
 
 RUNTIMES = ("keras-eager", "keras-function", "savedmodel", "onnxruntime")
+BASELINE = "onnxruntime-tf2onnx"
 
 
 def add_arguments(parser):
@@ -36,10 +44,13 @@ def add_arguments(parser):
     parser.add_argument("--min-calls", type=int, default=20, help="at least this many timed calls (default 20).")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5).")
     parser.add_argument("--threads", type=int, default=0,
-                        help="ONNX Runtime intra-op threads (default 0: its own default, all cores).")
+                        help="ONNX Runtime intra-op threads (default 0: the cores this process may use).")
     parser.add_argument("--spin", action="store_true",
                         help="let ONNX Runtime's idle threads spin (its default; off here because on a shared "
                              "CPU a descheduled spinning worker stalls every parallel op).")
+    parser.add_argument("--baseline", action="store_true",
+                        help=f"also time {BASELINE}: the ONNX graph as tf2onnx converts it, without the export's "
+                             "rewrites, in a session with ONNX Runtime's default options (before/after in one run).")
 
 
 def _parse_batch_sizes(text):
@@ -80,23 +91,35 @@ def _summarize(latencies, batch):
     }
 
 
-def _runners(generator, saved_model_dir, onnx_path, threads, spin):
-    """``{runtime: (prepare(z) -> input, call(input) -> numpy)}``."""
+def _baseline_session(path, threads, spin):
+    """The session the benchmark used before ``export.onnx_session``: ONNX Runtime's defaults but threads/spinning."""
     import onnxruntime as ort
-    import tensorflow as tf
 
-    traced = tf.function(lambda z: generator(z, training=False), autograph=False)
-    serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-    return {
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def _runners(generator, saved_model_dir, onnx_path, threads, spin, baseline_path=None):
+    """``{runtime: (prepare(z) -> input, call(input) -> numpy)}``."""
+    import tensorflow as tf
+
+    from keras_gan import export
+
+    traced = tf.function(lambda z: generator(z, training=False), autograph=False)
+    serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
+    session = export.onnx_session(onnx_path, threads=threads, spin=spin)
+    runners = {
         "keras-eager": (tf.constant, lambda z: generator(z, training=False).numpy()),
         "keras-function": (tf.constant, lambda z: traced(z).numpy()),
         "savedmodel": (tf.constant, lambda z: serve(z=z)["images"].numpy()),
         "onnxruntime": (lambda z: z, lambda z: session.run(["images"], {"z": z})[0]),
     }
+    if baseline_path:
+        base = _baseline_session(baseline_path, threads, spin)
+        runners[BASELINE] = (lambda z: z, lambda z: base.run(["images"], {"z": z})[0])
+    return runners
 
 
 def _format_table(results):
@@ -144,12 +167,17 @@ def run(args):
         print("[2/4] exporting to SavedModel and ONNX")
         sm_dir = export.export_saved_model(model, os.path.join(tmp, "saved_model"))
         onnx_path = export.export_onnx(model, os.path.join(tmp, "generator.onnx"))
-        runners = _runners(generator, sm_dir, onnx_path, args.threads, args.spin)
-        print(f"[3/4] timing {', '.join(RUNTIMES)} at batch sizes {sizes}")
+        baseline_path = None
+        if getattr(args, "baseline", False):
+            baseline_path = export.export_onnx(model, os.path.join(tmp, "generator_tf2onnx.onnx"), optimize=False)
+        runners = _runners(generator, sm_dir, onnx_path, args.threads, args.spin, baseline_path)
+        names = [n for n in RUNTIMES + (BASELINE,) if n in runners]
+        rewrites = export.read_metadata(onnx_path).get("graph_rewrites", [])
+        print(f"[3/4] timing {', '.join(names)} at batch sizes {sizes}")
         for batch in sizes:
             z = model.sample_latent(batch, seed=batch).numpy()
             reference = generator(tf.constant(z), training=False).numpy()
-            for name in RUNTIMES:
+            for name in names:
                 prepare, call = runners[name]
                 x = prepare(z)
                 diff = float(np.max(np.abs(call(x) - reference)))
@@ -160,7 +188,10 @@ def run(args):
                 print(f"  {name:<16} batch {batch:>4}: {row['latency_ms_median']:.3f} ms median, "
                       f"{row['images_per_second']:.0f} images/s")
 
-    table = _format_table(results)
+    from keras_gan.bench.throughput import machine_info
+
+    machine = machine_info()
+    table = f"machine: {machine['summary']}\n" + _format_table(results)
     print("[4/4] results\n" + table)
     report = {
         "benchmark": "inference",
@@ -169,8 +200,10 @@ def run(args):
         "image_shape": list(generator.output.shape[1:]),
         "generator_parameters": networks.num_parameters(generator),
         "settings": {"batch_sizes": sizes, "min_time_s": args.min_time, "min_calls": args.min_calls,
-                     "warmup": args.warmup, "onnxruntime_intra_op_threads": args.threads,
-                     "onnxruntime_spinning": bool(args.spin)},
+                     "warmup": args.warmup,
+                     "onnxruntime_intra_op_threads": args.threads or export.onnx_threads(),
+                     "onnxruntime_spinning": bool(args.spin), "onnx_graph_rewrites": rewrites},
+        "machine": machine,
         "environment": {
             "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
             "python": platform.python_version(), "keras_gan": keras_gan.__version__,
