@@ -19,8 +19,11 @@ modes covered (the VEEGAN/PacGAN protocol).
 Claims checked, over all epochs of both runs:
 
 1. W1 tracks quality: its Pearson correlation with the quality distance
-   (see :func:`sample_quality`) is high (> 0.9; > 0.75 in quick mode, which
-   only sees the noisy early phase).
+   (see :func:`sample_quality`) is high (> 0.9; > 0.65 in quick mode, which
+   only sees the noisy early phase: over seeds 0-5, and seed 0 with oneDNN
+   limited to AVX2, quick mode gave r = 0.84 +- 0.06 (min 0.77), and an
+   AVX2-only AMD EPYC 0.72 for seed 0; 0.65 is below mean - 3 sd, so the
+   claim does not hinge on one machine's float rounding).
 2. JS saturates: it sits above ``0.9 log 2`` in at least half of the epochs,
    while the quality distance across those epochs changes by more than 2x
    (samples off the modes' bins are "disjoint" from the data however far
@@ -90,6 +93,10 @@ class _QualityTracker(keras.callbacks.Callback):
             f"JS {logs.get('js', np.nan):.3f}, quality distance {row['quality_distance']:.3f}, "
             f"{row['modes_covered']} modes covered"
         )
+
+
+#: Quick mode's bound on the W1-quality correlation, from its spread over seeds (module docstring).
+QUICK_W1_LIMIT = 0.65
 
 
 def _pearson(a, b):
@@ -193,7 +200,9 @@ def run(quick=False, seed=0, log=print):
         f"[wasserstein-training] correlation with the quality distance: W1 {r_w1:.3f}, JS {r_js:.3f}; "
         f"JS > 0.9 log 2 in {share_saturated:.0%} of epochs, across which quality varies {quality_factor:.1f}x"
     )
-    w1_limit = 0.75 if quick else 0.9  # early training (all of quick mode) is the noisiest phase
+    # Early training (all of quick mode) is the noisiest phase; 0.65 is below the mean - 3 sd of r over seeds
+    # and machines (module docstring).
+    w1_limit = QUICK_W1_LIMIT if quick else 0.9
     claims = [
         claim(
             "w1_tracks_quality",
