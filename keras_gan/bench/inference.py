@@ -4,7 +4,8 @@ One process exports the generator to both formats (in a temporary directory),
 loads them back, checks they match the Keras model, and times every runtime on
 the same latents: latency per call (median and 90th percentile) and images per
 second, at each batch size. Every call ends with the images in a numpy array
-on the host, so all runtimes pay the same copy.
+on the host, so all runtimes pay the same copy. The runtimes take turns
+(``--rounds``), so that on a shared CPU they all meet the same background load.
 
 Runtimes:
 
@@ -43,6 +44,9 @@ def add_arguments(parser):
                         help="seconds of timed calls per runtime and batch size (default 2).")
     parser.add_argument("--min-calls", type=int, default=20, help="at least this many timed calls (default 20).")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5).")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="the runtimes take turns this many times per batch size, each turn 1/rounds of "
+                             "--min-time, so that all meet the same background load (default 5).")
     parser.add_argument("--threads", type=int, default=0,
                         help="ONNX Runtime intra-op threads (default 0: the cores this process may use).")
     parser.add_argument("--spin", action="store_true",
@@ -76,6 +80,27 @@ def _time_calls(fn, warmup, min_time, min_calls):
         fn()
         latencies.append(time.perf_counter() - t0)
     return latencies
+
+
+def _time_alternating(fns, warmup, min_time, min_calls, rounds):
+    """``{name: (latencies, per-round medians)}``: the runtimes take turns, ``rounds`` times.
+
+    Each turn times at least ``min_time / rounds`` seconds and ``min_calls / rounds``
+    calls, so every runtime meets the same background load (other jobs on a
+    shared CPU come and go within seconds) and gets at least ``min_time`` and
+    ``min_calls`` in all.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out = {name: ([], []) for name in fns}
+    per_calls = -(-min_calls // rounds)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            latencies = _time_calls(fn, 0, min_time / rounds, per_calls)
+            out[name][0].extend(latencies)
+            out[name][1].append(statistics.median(latencies))
+    return out
 
 
 def _summarize(latencies, batch):
@@ -123,11 +148,11 @@ def _runners(generator, saved_model_dir, onnx_path, threads, spin, baseline_path
 
 
 def _format_table(results):
-    lines = [f"{'runtime':<16}{'batch':>6}{'median ms':>11}{'p90 ms':>9}{'img/s (median)':>16}"
+    lines = [f"{'runtime':<20}{'batch':>6}{'median ms':>11}{'p90 ms':>9}{'img/s (median)':>16}"
              f"{'img/s (mean)':>14}{'max|diff|':>11}"]
     for r in results:
         lines.append(
-            f"{r['runtime']:<16}{r['batch_size']:>6}{r['latency_ms_median']:>11.3f}{r['latency_ms_p90']:>9.3f}"
+            f"{r['runtime']:<20}{r['batch_size']:>6}{r['latency_ms_median']:>11.3f}{r['latency_ms_p90']:>9.3f}"
             f"{r['images_per_second_at_median']:>16.0f}{r['images_per_second']:>14.0f}"
             f"{r['max_abs_diff_vs_keras']:>11.2g}"
         )
@@ -138,8 +163,8 @@ def run(args):
     from keras_gan.errors import UsageError
 
     sizes = _parse_batch_sizes(args.batch_sizes)
-    if args.min_time < 0 or args.min_calls < 1 or args.warmup < 0 or args.threads < 0:
-        raise UsageError("--min-time and --warmup must be >= 0, --min-calls >= 1, --threads >= 0.")
+    if args.min_time < 0 or args.min_calls < 1 or args.warmup < 0 or args.threads < 0 or args.rounds < 1:
+        raise UsageError("--min-time and --warmup must be >= 0, --min-calls and --rounds >= 1, --threads >= 0.")
 
     import numpy as np
     import onnxruntime as ort
@@ -177,15 +202,20 @@ def run(args):
         for batch in sizes:
             z = model.sample_latent(batch, seed=batch).numpy()
             reference = generator(tf.constant(z), training=False).numpy()
+            fns, diffs = {}, {}
             for name in names:
                 prepare, call = runners[name]
                 x = prepare(z)
-                diff = float(np.max(np.abs(call(x) - reference)))
-                latencies = _time_calls(lambda: call(x), args.warmup, args.min_time, args.min_calls)
+                diffs[name] = float(np.max(np.abs(call(x) - reference)))
+                fns[name] = lambda call=call, x=x: call(x)
+            timed = _time_alternating(fns, args.warmup, args.min_time, args.min_calls, args.rounds)
+            for name in names:
+                latencies, round_medians = timed[name]
                 row = {"runtime": name, "batch_size": batch, **_summarize(latencies, batch),
-                       "max_abs_diff_vs_keras": diff}
+                       "round_medians_ms": [1e3 * m for m in round_medians],
+                       "max_abs_diff_vs_keras": diffs[name]}
                 results.append(row)
-                print(f"  {name:<16} batch {batch:>4}: {row['latency_ms_median']:.3f} ms median, "
+                print(f"  {name:<20} batch {batch:>4}: {row['latency_ms_median']:.3f} ms median, "
                       f"{row['images_per_second']:.0f} images/s")
 
     from keras_gan.bench.throughput import machine_info
@@ -200,7 +230,7 @@ def run(args):
         "image_shape": list(generator.output.shape[1:]),
         "generator_parameters": networks.num_parameters(generator),
         "settings": {"batch_sizes": sizes, "min_time_s": args.min_time, "min_calls": args.min_calls,
-                     "warmup": args.warmup,
+                     "warmup": args.warmup, "rounds": args.rounds,
                      "onnxruntime_intra_op_threads": args.threads or export.onnx_threads(),
                      "onnxruntime_spinning": bool(args.spin), "onnx_graph_rewrites": rewrites},
         "machine": machine,
