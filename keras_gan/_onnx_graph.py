@@ -12,8 +12,9 @@ tiny matrix product. :func:`optimize` rewrites those layers:
   at most :data:`MAX_DENSE_RATIO` times the convolution's multiply-adds, becomes
   ``Reshape -> MatMul -> Add -> Reshape``: one matrix product over the whole
   batch (ONNX Runtime runs a convolution as one small matrix product per
-  image, which on a 2x2 map is a product with 4 columns). The matrix is the convolution applied to the identity (each entry is
-  one weight or zero, copied exactly);
+  image, which on a 2x2 map is a product with 4 columns). The matrix is the
+  convolution applied to the identity (each entry is one weight or zero,
+  copied exactly);
 * **fold**: the linear, per-column operations after a ``MatMul`` with a constant
   weight (``Add`` / ``Mul`` of a constant, ``BatchNormalization`` in inference
   form, and the pure re-arrangements ``Reshape``, ``Transpose``,
@@ -133,7 +134,7 @@ def _probe(node, weight, in_shape, opset_imports):
     probe = helper.make_node(node.op_type, ["x", "w"], ["y"], **{
         a.name: helper.get_attribute_value(a) for a in node.attribute})
     graph = helper.make_graph(
-        [probe], "probe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [size, *in_shape])],
+        [probe], "probe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", *in_shape])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(weight.astype(np.float32), "w")])
     model = helper.make_model(graph, opset_imports=[o for o in opset_imports if o.domain in ("", "ai.onnx")])
@@ -142,9 +143,14 @@ def _probe(node, weight, in_shape, opset_imports):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    eye = np.eye(size, dtype=np.float32).reshape(size, *in_shape)
-    out = session.run(["y"], {"x": eye})[0]
-    return out.reshape(size, -1), list(out.shape[1:])
+    rows, shape = [], None
+    for start in range(0, size, 1024):  # the identity in slices: its memory stays at most 1024 x size
+        eye = np.zeros((min(1024, size - start), size), np.float32)
+        eye[np.arange(len(eye)), start + np.arange(len(eye))] = 1.0
+        out = session.run(["y"], {"x": eye.reshape(len(eye), *in_shape)})[0]
+        rows.append(out.reshape(len(eye), -1))
+        shape = list(out.shape[1:])
+    return np.concatenate(rows, axis=0), shape
 
 
 def _densify(g, max_dense, max_ratio, report):
@@ -174,8 +180,8 @@ def _densify(g, max_dense, max_ratio, report):
             continue
         flat = g.fresh(node.output[0] + "__flat")
         product = g.fresh(node.output[0] + "__dense")
-        nodes = [helper.make_node("Reshape", [node.input[0], g.add_const(flat + "_shape", np.array([-1, n_in], np.int64))],
-                                  [flat], name=flat),
+        flat_shape = g.add_const(flat + "_shape", np.array([-1, n_in], np.int64))
+        nodes = [helper.make_node("Reshape", [node.input[0], flat_shape], [flat], name=flat),
                  helper.make_node("MatMul", [flat, g.add_const(product + "_weight", dense)], [product], name=product)]
         last = product
         if bias is not None:
@@ -347,17 +353,17 @@ def _sink(g, report):
         if act.op_type not in _UNARY or len(act.input) != 1 or len(act.output) != 1:
             continue
         nxt = g.only_consumer(act.output[0])
-        if nxt is None or nxt.op_type not in _ARRANGE or nxt.input[0] != act.output[0] or not _from_matmul(g, act.input[0]):
+        if (nxt is None or nxt.op_type not in _ARRANGE or nxt.input[0] != act.output[0]
+                or not _from_matmul(g, act.input[0])):
             continue
         if g.only_consumer(act.input[0]) is not act:
             continue
         x, mid, y = act.input[0], act.output[0], nxt.output[0]
         nxt.input[0], nxt.output[0] = x, mid
         act.input[0], act.output[0] = mid, y
-        nodes = list(g.graph.node)
-        i, j = nodes.index(act), nodes.index(nxt)
+        i = list(g.graph.node).index(act)
         g.graph.node.remove(nxt)
-        g.graph.node.insert(i, nxt)  # nxt now before act (i < j)
+        g.graph.node.insert(i, nxt)  # the re-arrangement now runs first, then the activation
         report.append(f"moved {nxt.op_type} {nxt.name} before {act.op_type} {act.name}")
         g.reindex()
         changed = True

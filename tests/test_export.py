@@ -248,7 +248,8 @@ def _options(options):
 
 @pytest.mark.parametrize("threads,spin", [(0, False), (1, False), (3, True)])
 def test_client_and_library_use_the_same_session_options(threads, spin):
-    library, client = _options(export.onnx_session_options(threads, spin)), _options(onnx_client.session_options(threads, spin))
+    library = _options(export.onnx_session_options(threads, spin))
+    client = _options(onnx_client.session_options(threads, spin))
     assert library == client
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert library["all"] and library["sequential"] and library["inter"] == 1

@@ -76,6 +76,7 @@ def test_transposed_conv_on_a_tiny_map_becomes_dense_and_a_large_one_stays():
         return _model(nodes, [_const("w", RNG.normal(0, 0.1, (c, k, 5, 5)).astype(np.float32))], [c, h, h])
 
     _check(deconv(16, 2, 8), [16, 2, 2], expect_ops=["Reshape", "MatMul", "Reshape"])
+    _check(deconv(300, 2, 2), [300, 2, 2], expect_ops=["Reshape", "MatMul", "Reshape"])  # probed in 2 slices
     # 8x8 input: the dense matrix would cost 64 / 25 times the convolution's multiply-adds
     _check(deconv(4, 8, 3), [4, 8, 8], expect_ops=["ConvTranspose"])
 
