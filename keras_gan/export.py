@@ -659,7 +659,15 @@ def export_onnx(
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     if optimize:
-        proto, rewrites = _onnx_graph.optimize(proto)
+        original = onnx.ModelProto()
+        original.CopyFrom(proto)
+        try:
+            proto, rewrites = _onnx_graph.optimize(proto)
+        except Exception as err:  # noqa: BLE001 - a speed rewrite must never cost the export
+            import warnings
+
+            proto, rewrites = original, [f"none: the rewrite failed ({type(err).__name__}: {err})"]
+            warnings.warn(f"export_onnx: graph rewrites skipped, {rewrites[0][6:]}", RuntimeWarning, stacklevel=2)
         metadata["graph_rewrites"] = rewrites
     proto.doc_string = (
         f"keras_gan generator: {_Z} [batch, {spec.latent_dim}] ({spec.prior} prior)"

@@ -278,7 +278,7 @@ def test_onnx_export_takes_the_forms_onnx_runtime_runs_fastest(exported):
     assert np.max(np.abs(session.run(["images"], {"z": z})[0] - exported["keras"]["dcgan8/64"])) < ATOL
 
 
-def test_unoptimized_onnx_export_is_the_tf2onnx_graph(tmp_path):
+def test_unoptimized_onnx_export_is_the_tf2onnx_graph(tmp_path, monkeypatch):
     import onnx
 
     model = models.DCGAN(image_shape=(8, 8, 1), latent_dim=16, base_filters=8, num_upsamplings=2)
@@ -288,6 +288,20 @@ def test_unoptimized_onnx_export_is_the_tf2onnx_graph(tmp_path):
     ops = [n.op_type for n in onnx_model.graph.node]
     assert ops.count("BatchNormalization") == 2 and "DepthToSpace" in ops  # static rule: RGB layer sub-pixel
     assert "graph_rewrites" not in {p.key for p in onnx_model.metadata_props}
+    assert max(export.check_parity(model, path).values()) < ATOL
+
+    # a rewrite that fails leaves the (stock-op) tf2onnx graph, with a warning and a note in the metadata
+    from keras_gan import _onnx_graph
+
+    def broken(proto):
+        proto.graph.ClearField("node")  # half-done damage must not leak into the file
+        raise KeyError("boom")
+
+    monkeypatch.setattr(_onnx_graph, "optimize", broken)
+    with pytest.warns(RuntimeWarning, match="graph rewrites skipped"):
+        path = export.export_onnx(model, tmp_path / "h.onnx")
+    assert export.read_metadata(path)["graph_rewrites"] == ["none: the rewrite failed (KeyError: 'boom')"]
+    assert "ConvTranspose" in [n.op_type for n in onnx.load(path).graph.node]
     assert max(export.check_parity(model, path).values()) < ATOL
 
 
