@@ -115,6 +115,7 @@ def test_kl_asymmetry(out_dir):
     assert all(item["holds"] for item in r["claims"])
 
 
+@pytest.mark.slow
 def test_wasserstein_training(out_dir):
     r = _run("wasserstein-training", out_dir)
     runs = r["curves"]

@@ -281,6 +281,7 @@ _OTHER_BACKEND = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_runs_on_other_backends(backend):
     pytest.importorskip(backend)

@@ -274,6 +274,7 @@ _OTHER_BACKEND = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_the_step_augments_on_other_backends(backend, tmp_path):
     pytest.importorskip(backend)

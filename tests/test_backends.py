@@ -34,6 +34,7 @@ def test_portable_suite_passes_on(backend):
     assert " passed" in out.stdout and "failed" not in out.stdout
 
 
+@pytest.mark.slow
 def test_gradients_agree_across_backends(tmp_path):
     results = {}
     for backend in ("tensorflow", "jax", "torch"):
@@ -49,6 +50,7 @@ def test_gradients_agree_across_backends(tmp_path):
             assert np.abs(ref - got).max() / scale < 1e-5, (backend, key)
 
 
+@pytest.mark.slow
 def test_jax_data_and_model_parallel_equal_one_device(tmp_path):
     flags = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     found = {}

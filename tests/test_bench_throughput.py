@@ -36,6 +36,7 @@ def test_flop_count_matches_the_models(case):
     assert d_flops == pytest.approx(_model_flops(d), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_json(tmp_path):
     frameworks = ["keras", "keras-plain", "keras-static", "keras-jax", "keras-torch", "torch"]  # [dev] has jax, torch
     out = tmp_path / "tp.json"

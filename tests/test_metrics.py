@@ -343,6 +343,7 @@ def test_inception_extractor_never_downloads(monkeypatch, tmp_path):
         features.get_extractor("inception")
 
 
+@pytest.mark.slow
 def test_inception_extractor_loads_local_weights(tmp_path):
     """A random-weight InceptionV3 saved like the keras-applications files is loaded, not downloaded (~10 s)."""
     import h5py

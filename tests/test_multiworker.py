@@ -31,6 +31,7 @@ def test_keras_still_has_the_hook_we_override():
     assert models.AdversarialModel._maybe_symbolic_build is not TensorFlowTrainer._maybe_symbolic_build
 
 
+@pytest.mark.slow
 def test_two_workers_equal_single_process(tmp_path):
     ports = [str(_free_port()), str(_free_port())]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}

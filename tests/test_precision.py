@@ -49,6 +49,7 @@ class _DeterministicNoise(models.AdversarialModel):
         return tf.reshape(values, shape)
 
 
+@pytest.mark.slow
 def test_xla_matches_non_xla():
     x = _images(32)
     weights = []

@@ -204,6 +204,7 @@ def test_resume_may_set_train_backend_as_the_flag_does(reference, tmp_path):
     assert backends.choose("torch", cfg.train.backend, {}) == "torch"
 
 
+@pytest.mark.slow
 def test_resume_with_set_train_backend_trains_on_that_backend(tmp_path):
     run = tmp_path / "run"
     mlp = {"data": {"name": "ring8", "num_samples": 512, "batch_size": 64},

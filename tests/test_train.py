@@ -9,6 +9,7 @@ import time
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_gan import callbacks, config, models, runs, trainer
@@ -69,6 +70,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     np.testing.assert_allclose(ha["g_loss"], hb["g_loss"], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     run = tmp_path / "run"
     args = ["train", "--output", str(run), "--quiet", *TINY, "--set", "data.batch_size=8", "--epochs", "40"]
