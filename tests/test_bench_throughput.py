@@ -80,3 +80,15 @@ def test_plain_keras_copy_is_stock_keras_with_the_same_function(spectral_norm):
         plain.set_weights(model.get_weights())
         x = x.astype("float32")
         np.testing.assert_allclose(plain(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
+
+
+def test_isa_avx2_refuses_bfloat16_frameworks():
+    import argparse
+
+    from keras_gan.errors import UsageError
+
+    parser = argparse.ArgumentParser()
+    throughput.add_arguments(parser)
+    args = parser.parse_args(["--json", "x.json", "--isa", "avx2", "--frameworks", "keras", "keras-bf16", "torch"])
+    with pytest.raises(UsageError, match="--isa avx2 does not run the bfloat16 frameworks keras-bf16"):
+        throughput.run(args)

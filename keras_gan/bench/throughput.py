@@ -268,6 +268,12 @@ def run(args):
         return 0
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be >= 1.")
+    bf16 = [f for f in args.frameworks if FRAMEWORKS[f][1] == "bfloat16"]
+    if args.isa == "avx2" and bf16:
+        # TensorFlow still takes its bfloat16 path on a CPU that has it, and oneDNN limited to AVX2 has no
+        # kernel for it: the process crashes (seen: a segfault in a bfloat16 matmul).
+        raise UsageError(f"--isa avx2 does not run the bfloat16 frameworks {', '.join(bf16)}: an AVX2-only "
+                         "CPU has no bfloat16 kernels; drop them or use --isa native.")
     import importlib.util
 
     needed = {"torch" if FRAMEWORKS[f][0] in (None, "torch") else FRAMEWORKS[f][0] for f in args.frameworks}
