@@ -57,6 +57,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from keras_gan import _machine
+
 MODES = ("autotune", "static", "plain")
 _ENV = "KERAS_GAN_CONV_FORMS"
 _MARGIN = 0.9  # an alternative form must take at most 90% of the stock kernel's time
@@ -223,17 +225,8 @@ def _has_accelerator():
 
 def _fingerprint():
     """The machine class a timing holds for: CPU model, vector ISA, TensorFlow version and threads."""
-    cpu, flags = "unknown", ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name") and cpu == "unknown":
-                    cpu = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    have = set(line.split(":", 1)[1].split())
-                    flags = "+".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in have)
-    except OSError:
-        pass
+    cpu, have = _machine.cpu_model_and_flags()
+    flags = "+".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in have)
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     return (f"{cpu}|{flags}|isa={os.environ.get('ONEDNN_MAX_CPU_ISA', '')}|"
             f"onednn={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')}|tf={tf.__version__}|threads={threads}")

@@ -348,16 +348,9 @@ def machine_info(matmul_gflops=None):
         A dict with ``cpu``, ``avx512`` (bool), ``cores``, ``gpus`` (names from
         ``nvidia-smi``, empty without one), ``matmul_gflops`` and a one-line ``summary``.
     """
-    cpu, flags = "unknown", set()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name") and cpu == "unknown":
-                    cpu = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
+    from keras_gan import _machine
+
+    cpu, flags = _machine.cpu_model_and_flags()
     gpus = []
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
