@@ -313,7 +313,7 @@ def _choose(primitive, x, w, out_hw=None):
         return _CHOICES[key]
     form = _disk_entries().get(key)
     if form not in _candidates(primitive, x, out_hw):
-        with tf.init_scope():  # time eagerly, also when called while a step is being traced
+        with tf.init_scope():  # outside any trace in progress: the forms run now, on concrete inputs
             seconds = _time_forms(primitive, _candidates(primitive, x, out_hw), x, w, out_hw)
         stock = _STOCK[primitive]
         fastest = min(seconds, key=seconds.get)
