@@ -16,6 +16,20 @@ def test_default_yaml_is_the_default():
     assert config.load("dcgan_digits") == config.from_dict({"train": {"sample_every": 25, "checkpoint_every": 25}})
 
 
+def test_train_without_config_runs_the_main_job_yaml(tmp_path):
+    # `keras-gan train` with no --config must run configs/dcgan_digits.yaml itself, not the dataclass
+    # defaults (which write a grid and a checkpoint every epoch).
+    import argparse
+
+    from keras_gan.commands import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    cfg, _ = train._resolve(parser.parse_args(["--output", str(tmp_path / "run")]))
+    assert cfg == config.load("dcgan_digits")
+    assert (cfg.train.sample_every, cfg.train.checkpoint_every) == (25, 25)
+
+
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(config.configs_dir(), "*.yaml"))))
 def test_shipped_configs_load(path):
     cfg = config.load(path)

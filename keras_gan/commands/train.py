@@ -67,7 +67,7 @@ def _resolve(args):
         if not checkpointing.list_checkpoints(run_dir):
             raise UsageError(f"--resume: {run_dir!r} has no checkpoint to resume from.")
     else:
-        cfg = config_lib.load(args.config) if args.config else config_lib.from_dict({})
+        cfg = config_lib.load(args.config or "dcgan_digits")  # no --config: exactly configs/dcgan_digits.yaml
         cfg = config_lib.apply_overrides(cfg, overrides)
         if checkpointing.list_checkpoints(run_dir):
             raise UsageError(
