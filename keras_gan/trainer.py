@@ -159,6 +159,7 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
         A :class:`TrainResult`.
     """
     t = cfg.train
+    _set_intra_op_threads(t.intra_op_threads)  # before TensorFlow's first op, or it cannot apply
     keras.utils.set_random_seed(t.seed)
     strategy = make_strategy(t.strategy, t.tpu, t.model_parallel_size)
     keras.mixed_precision.set_dtype_policy(t.mixed_precision or "float32")
@@ -233,6 +234,7 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
         start = initial_epoch
         if initial_step and start < t.epochs:
             # The rest of the interrupted epoch: skip the batches it had consumed.
+            _use_steps_per_execution(model, _execution_steps(t.steps_per_execution, steps - initial_step))
             first = model.fit(
                 ds.skip(initial_step), epochs=t.epochs, initial_epoch=start,
                 steps_per_epoch=steps - initial_step, callbacks=cbs + [_StopAfterEpoch()], verbose=verbose,
@@ -240,6 +242,7 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
             history = {k: list(v) for k, v in first.items()}
             ds, start = ds.skip(steps), start + 1
         if start < t.epochs and not stop_cb.stopped and not guard.failed:
+            _use_steps_per_execution(model, _execution_steps(t.steps_per_execution, steps))
             rest = model.fit(
                 ds, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps,
                 callbacks=cbs, verbose=verbose,
@@ -254,3 +257,43 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
         last_checkpoint=found[-1].path if found else None, failed=guard.failed,
         interrupted=stop_cb.stopped, initial_step=initial_step,
     )
+
+
+def _execution_steps(steps_per_execution, steps):
+    """The largest divisor of ``steps`` not above ``steps_per_execution``.
+
+    One compiled call then never spans two epochs: each epoch's batches are its own
+    dataset (:func:`keras_gan.data.training_dataset`), and Keras runs every call to
+    the full ``steps_per_execution``.
+    """
+    cap = max(1, min(int(steps_per_execution), int(steps)))
+    return max(d for d in range(1, cap + 1) if steps % d == 0)
+
+
+def _use_steps_per_execution(model, k):
+    """Sets the steps each compiled call runs (Keras builds its train function for it on the next ``fit``)."""
+    if model.steps_per_execution != k:
+        model.steps_per_execution = k
+        model.train_function = None  # rebuilt by fit for the new count
+
+
+def _set_intra_op_threads(n):
+    """Applies ``train.intra_op_threads`` to TensorFlow (no-op for ``None``).
+
+    TensorFlow takes it only before its first op; in a process that has already
+    run ops with another setting it is left as it is, with a warning (it changes
+    speed, not results).
+    """
+    if n is None or keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if tf.config.threading.get_intra_op_parallelism_threads() == n:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+    except RuntimeError:
+        import warnings
+
+        warnings.warn(f"train.intra_op_threads = {n} not applied: TensorFlow already ran ops in this process "
+                      "(it is set before the first op); training goes on with the current setting.", stacklevel=3)

@@ -12,8 +12,10 @@ from keras_gan.errors import UsageError
 
 def test_default_yaml_is_the_default():
     # The main job differs from the dataclass defaults only in how often it writes grids and checkpoints
-    # (a 22-step epoch is cheaper than either; configs/dcgan_digits.yaml).
-    assert config.load("dcgan_digits") == config.from_dict({"train": {"sample_every": 25, "checkpoint_every": 25}})
+    # (a 22-step epoch is cheaper than either) and in its two speed settings (configs/dcgan_digits.yaml).
+    assert config.load("dcgan_digits") == config.from_dict(
+        {"train": {"sample_every": 25, "checkpoint_every": 25, "steps_per_execution": 22, "intra_op_threads": 1}}
+    )
 
 
 def test_train_without_config_runs_the_main_job_yaml(tmp_path):

@@ -1,0 +1,115 @@
+"""train.steps_per_execution and train.intra_op_threads: speed settings that must not change training."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gan import checkpointing, config, trainer
+
+# 1797 digits, train split 1437 (tfds' split) / (32 x 2) = 22 steps per epoch.
+RAW = {"data": {"batch_size": 32}, "model": {"base_filters": 8, "latent_dim": 16},
+       "train": {"epochs": 2, "num_sample_images": 4, "d_steps": 2, "keep_checkpoints": 100}}
+
+
+def _cfg(**train):
+    raw = json.loads(json.dumps(RAW))
+    raw["train"].update(train)
+    return config.from_dict(raw)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 4, 10, 11, 12, 22, 23, 100])
+@pytest.mark.parametrize("steps", [1, 7, 22, 24, 97])
+def test_execution_steps_is_the_largest_divisor_not_above_the_cap(cap, steps):
+    k = trainer._execution_steps(cap, steps)
+    divisors = [d for d in range(1, steps + 1) if steps % d == 0]  # brute force
+    assert k == max(d for d in divisors if d <= cap)
+
+
+def _weights(path):
+    return [w.numpy() for w in keras.models.load_model(path).weights]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same 2-epoch run with one step per call and with 11 (two calls per 22-step epoch)."""
+    out = {}
+    for spe in (1, 11):
+        run = tmp_path_factory.mktemp(f"spe{spe}") / "run"
+        result = trainer.train(_cfg(steps_per_execution=spe, checkpoint_every_steps=5), str(run), verbose=0)
+        assert result.failed is None
+        out[spe] = (run, result)
+    return out
+
+
+def test_steps_per_execution_trains_the_same_model(runs):
+    (a, ra), (b, rb) = runs[1], runs[11]
+    assert rb.model.steps_per_execution == 11
+    for x, y in zip(_weights(a / "checkpoints" / "epoch-0002.keras"), _weights(b / "checkpoints" / "epoch-0002.keras")):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    ha, hb = (json.loads((r / "history.json").read_text()) for r in (a, b))
+    np.testing.assert_allclose(hb["d_loss"], ha["d_loss"], rtol=1e-4)
+
+
+def test_step_checkpoints_fall_on_call_boundaries_and_resume_exactly(runs, tmp_path):
+    run, _ = runs[11]
+    steps = sorted((c.epoch, c.step) for c in checkpointing.list_checkpoints(str(run)) if c.step)
+    # every 5 steps, taken at the end of the 11-step call that crosses it
+    assert steps == [(0, 11), (1, 11)]
+    import os
+    import shutil
+
+    dest = tmp_path / "run"
+    shutil.copytree(run, dest)
+    for ck in checkpointing.list_checkpoints(str(dest)):
+        if (ck.epoch, ck.step) > (1, 11):
+            os.remove(ck.path)
+            os.remove(checkpointing.sidecar_path(ck.path))
+    result = trainer.train(_cfg(steps_per_execution=11, checkpoint_every_steps=5), str(dest), resume=True,
+                           verbose=0)
+    assert (result.initial_epoch, result.initial_step) == (1, 11)
+    for x, y in zip(_weights(run / "checkpoints" / "epoch-0002.keras"),
+                    _weights(dest / "checkpoints" / "epoch-0002.keras")):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+
+
+def test_intra_op_threads_after_tensorflow_started_warns_and_trains(tmp_path):
+    import tensorflow as tf
+
+    tf.constant(1.0) + 1.0  # TensorFlow has run an op: the setting can no longer change
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    wanted = 3 if current != 3 else 2
+    with pytest.warns(UserWarning, match=f"train.intra_op_threads = {wanted} not applied"):
+        result = trainer.train(_cfg(epochs=1, intra_op_threads=wanted), str(tmp_path / "run"), verbose=0)
+    assert result.failed is None
+    assert tf.config.threading.get_intra_op_parallelism_threads() == current
+
+
+def test_intra_op_threads_is_validated():
+    from keras_gan.errors import UsageError
+
+    with pytest.raises(UsageError, match="train.intra_op_threads = 0"):
+        _cfg(intra_op_threads=0)
+
+
+def test_resume_with_another_steps_per_execution_retraces_the_run(runs, tmp_path):
+    # A one-step-per-call run resumed after 5 steps with 11 per call: the rest of epoch 1 (17 steps) runs
+    # one step per call (17 is prime), epoch 2 in 11-step calls; the result is the uninterrupted run's.
+    import os
+    import shutil
+
+    run, _ = runs[1]
+    dest = tmp_path / "run"
+    shutil.copytree(run, dest)
+    for ck in checkpointing.list_checkpoints(str(dest)):
+        if (ck.epoch, ck.step) > (0, 5):
+            os.remove(ck.path)
+            os.remove(checkpointing.sidecar_path(ck.path))
+    result = trainer.train(_cfg(steps_per_execution=11, checkpoint_every_steps=5), str(dest), resume=True,
+                           verbose=0)
+    assert (result.initial_epoch, result.initial_step) == (0, 5)
+    assert result.model.steps_per_execution == 11
+    for x, y in zip(_weights(run / "checkpoints" / "epoch-0002.keras"),
+                    _weights(dest / "checkpoints" / "epoch-0002.keras")):
+        np.testing.assert_allclose(x, y, atol=1e-5)
