@@ -92,3 +92,32 @@ def test_isa_avx2_refuses_bfloat16_frameworks():
     args = parser.parse_args(["--json", "x.json", "--isa", "avx2", "--frameworks", "keras", "keras-bf16", "torch"])
     with pytest.raises(UsageError, match="--isa avx2 does not run the bfloat16 frameworks keras-bf16"):
         throughput.run(args)
+
+
+def test_intra_op_threads_reach_every_framework_worker(monkeypatch):
+    envs = []
+
+    def fake_run(cmd, capture_output, text, env):
+        envs.append(env)
+        return subprocess.CompletedProcess(cmd, 0, stdout='{"images_per_second": 1}\n', stderr="")
+
+    monkeypatch.setattr(throughput.subprocess, "run", fake_run)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    throughput._spawn("keras", throughput.CASES["digits"], 1, threads=1)
+    throughput._spawn("torch", throughput.CASES["digits"], 1, threads=1)
+    throughput._spawn("keras", throughput.CASES["digits"], 1)
+    assert envs[0]["TF_NUM_INTRAOP_THREADS"] == "1" and envs[0]["OMP_NUM_THREADS"] == "1"
+    assert envs[1]["OMP_NUM_THREADS"] == "1"
+    assert "TF_NUM_INTRAOP_THREADS" not in envs[2]
+
+
+def test_intra_op_threads_must_be_positive():
+    import argparse
+
+    from keras_gan.errors import UsageError
+
+    parser = argparse.ArgumentParser()
+    throughput.add_arguments(parser)
+    args = parser.parse_args(["--json", "x.json", "--intra-op-threads", "0"])
+    with pytest.raises(UsageError, match="--intra-op-threads 0 must be >= 1"):
+        throughput.run(args)

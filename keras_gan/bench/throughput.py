@@ -69,6 +69,10 @@ def add_arguments(parser):
                         help="avx2: limit oneDNN (TensorFlow, PyTorch) and PyTorch's own kernels to AVX2 "
                              "(ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2), the kernels an AVX2-only "
                              "machine runs, on an AVX-512 one (not its clock, caches or memory).")
+    parser.add_argument("--intra-op-threads", type=int, default=None, metavar="N",
+                        help="threads one op may use, for every framework (TensorFlow: TF_NUM_INTRAOP_THREADS; "
+                             "PyTorch: OMP_NUM_THREADS); default: each framework's own (one per core). The "
+                             "main job's config sets 1 (train.intra_op_threads).")
     parser.add_argument("--json", required=True, help="output JSON file.")
     parser.add_argument("--worker", default=None, help=argparse_suppress())
 
@@ -238,11 +242,13 @@ def _pipeline_rate(batch=64, steps=200):
 _AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
-def _spawn(framework, case, steps, isa="native"):
+def _spawn(framework, case, steps, isa="native", threads=None):
     backend, precision, _, _ = FRAMEWORKS[framework]
     env = dict(os.environ)
     if isa == "avx2":
         env.update(_AVX2_ENV)
+    if threads is not None:
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if framework == "keras-static":
         env["KERAS_GAN_CONV_FORMS"] = "static"
     if backend is None:
@@ -268,6 +274,8 @@ def run(args):
         return 0
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be >= 1.")
+    if args.intra_op_threads is not None and args.intra_op_threads < 1:
+        raise UsageError(f"--intra-op-threads {args.intra_op_threads} must be >= 1 (or left out: one per core).")
     bf16 = [f for f in args.frameworks if FRAMEWORKS[f][1] == "bfloat16"]
     if args.isa == "avx2" and bf16:
         # TensorFlow still takes its bfloat16 path on a CPU that has it, and oneDNN limited to AVX2 has no
@@ -290,14 +298,17 @@ def run(args):
         machine["summary"] += "; kernels limited to AVX2"
     print(f"machine: {machine['summary']}", flush=True)
     cases = {**CASES, **_SMOKE}
-    report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count(), "isa": args.isa}
+    if args.intra_op_threads is not None:
+        machine["summary"] += f"; {args.intra_op_threads} thread(s) per op"
+    report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count(), "isa": args.isa,
+              "intra_op_threads": args.intra_op_threads}
     for name in args.cases:
         case = cases[name]
         flops = step_flops(*case[:4])
         per = {f: [] for f in args.frameworks}
         for r in range(args.repeats):
             for f in args.frameworks:
-                res = _spawn(f, case, args.steps, args.isa)
+                res = _spawn(f, case, args.steps, args.isa, args.intra_op_threads)
                 per[f].append(res)
                 print(f"[{name} {r + 1}/{args.repeats}] {f:14s} {res['images_per_second']:9.1f} img/s  "
                       f"peak {res['peak_rss_mb']:.0f} MB", flush=True)
