@@ -12,9 +12,11 @@ from keras_gan.errors import UsageError
 
 def test_default_yaml_is_the_default():
     # The main job differs from the dataclass defaults only in how often it writes grids and checkpoints
-    # (a 22-step epoch is cheaper than either) and in its two speed settings (configs/dcgan_digits.yaml).
+    # (a 22-step epoch is cheaper than either), its two speed settings and the moving average of G that it
+    # samples from (configs/dcgan_digits.yaml).
     assert config.load("dcgan_digits") == config.from_dict(
-        {"train": {"sample_every": 25, "checkpoint_every": 25, "steps_per_execution": 22, "intra_op_threads": 1}}
+        {"model": {"ema_decay": 0.999},
+         "train": {"sample_every": 25, "checkpoint_every": 25, "steps_per_execution": 22, "intra_op_threads": 1}}
     )
 
 
