@@ -226,6 +226,10 @@ def test_config_and_cli_option(tmp_path, labelled):
                               "--output", str(tmp_path / "run")])
     cfg, _ = train._resolve(args)
     assert cfg.data.name == "folder" and cfg.data.path == str(labelled)
+    assert cfg.train.intra_op_threads is None  # the digits config's one thread per op is for small images
+    args = parser.parse_args(["--data", str(labelled), "--set", "train.intra_op_threads=2",
+                              "--output", str(tmp_path / "run")])
+    assert train._resolve(args)[0].train.intra_op_threads == 2
 
 
 def test_cli_bad_folder_exits_2_and_writes_nothing(tmp_path, capsys):

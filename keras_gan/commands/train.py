@@ -22,7 +22,8 @@ def add_arguments(parser):
     parser.add_argument("--epochs", type=int, default=None, help="shorthand for --set train.epochs=N.")
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="train on a folder of PNG/JPEG/BMP/GIF images, class subfolders as labels "
-                             "(shorthand for --set data.name=folder --set data.path=DIR).")
+                             "(shorthand for --set data.name=folder --set data.path=DIR; train.intra_op_threads "
+                             "goes back to TensorFlow's default unless set).")
     parser.add_argument("--backend", default=None, choices=("jax", "tensorflow", "torch"),
                         help="Keras backend (default: KERAS_BACKEND, else the config's train.backend, "
                              "else tensorflow).")
@@ -53,6 +54,9 @@ def _resolve(args):
     if args.tpu is not None:
         overrides.append(f"train.tpu={args.tpu}")
     if getattr(args, "data", None) is not None:
+        # One thread per op (the digits config's setting) suits only small images: a folder run starts from
+        # TensorFlow's default, and a --set of the user's still wins.
+        overrides = ["train.intra_op_threads=null"] + overrides
         overrides += ["data.name=folder", f"data.path={json.dumps(args.data)}"]  # JSON quoting is YAML
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--output {run_dir!r} is a file; expected a run directory (created if missing).")
