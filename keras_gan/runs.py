@@ -109,6 +109,45 @@ def build_model(cfg, sample_shape):
     )
 
 
+def execution_steps(steps_per_execution, steps):
+    """The largest divisor of ``steps`` not above ``steps_per_execution``.
+
+    Args:
+        steps_per_execution: the configured ``train.steps_per_execution``.
+        steps: the steps of the coming ``fit`` epoch.
+
+    Returns:
+        The steps each compiled call should run: one call never spans two epochs
+        (each epoch's batches are their own dataset, :func:`keras_gan.data.training_dataset`,
+        and Keras runs every call to the full count).
+
+    Example:
+
+    >>> execution_steps(22, 22), execution_steps(4, 22), execution_steps(8, 17)
+    (22, 2, 1)
+    """
+    cap = max(1, min(int(steps_per_execution), int(steps)))
+    return max(d for d in range(1, cap + 1) if steps % d == 0)
+
+
+def use_steps_per_execution(model, steps_per_execution, steps):
+    """Sets a compiled model to run :func:`execution_steps` steps per call for a ``fit`` of ``steps`` a epoch.
+
+    Args:
+        model: a compiled Keras model (its train function is rebuilt by the next ``fit`` if the count changes).
+        steps_per_execution: the configured ``train.steps_per_execution``.
+        steps: the steps per epoch of the coming ``fit``.
+
+    Returns:
+        The steps per call now set.
+    """
+    k = execution_steps(steps_per_execution, steps)
+    if model.steps_per_execution != k:
+        model.steps_per_execution = k
+        model.train_function = None  # Keras builds it again for the new count
+    return k
+
+
 def compile_model(model, cfg):
     """Compiles ``model`` with the optimizers, loss and options of ``cfg.train`` (augmentation included)."""
     import keras

@@ -234,7 +234,7 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
         start = initial_epoch
         if initial_step and start < t.epochs:
             # The rest of the interrupted epoch: skip the batches it had consumed.
-            _use_steps_per_execution(model, _execution_steps(t.steps_per_execution, steps - initial_step))
+            runs.use_steps_per_execution(model, t.steps_per_execution, steps - initial_step)
             first = model.fit(
                 ds.skip(initial_step), epochs=t.epochs, initial_epoch=start,
                 steps_per_epoch=steps - initial_step, callbacks=cbs + [_StopAfterEpoch()], verbose=verbose,
@@ -242,7 +242,7 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
             history = {k: list(v) for k, v in first.items()}
             ds, start = ds.skip(steps), start + 1
         if start < t.epochs and not stop_cb.stopped and not guard.failed:
-            _use_steps_per_execution(model, _execution_steps(t.steps_per_execution, steps))
+            runs.use_steps_per_execution(model, t.steps_per_execution, steps)
             rest = model.fit(
                 ds, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps,
                 callbacks=cbs, verbose=verbose,
@@ -257,24 +257,6 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
         last_checkpoint=found[-1].path if found else None, failed=guard.failed,
         interrupted=stop_cb.stopped, initial_step=initial_step,
     )
-
-
-def _execution_steps(steps_per_execution, steps):
-    """The largest divisor of ``steps`` not above ``steps_per_execution``.
-
-    One compiled call then never spans two epochs: each epoch's batches are its own
-    dataset (:func:`keras_gan.data.training_dataset`), and Keras runs every call to
-    the full ``steps_per_execution``.
-    """
-    cap = max(1, min(int(steps_per_execution), int(steps)))
-    return max(d for d in range(1, cap + 1) if steps % d == 0)
-
-
-def _use_steps_per_execution(model, k):
-    """Sets the steps each compiled call runs (Keras builds its train function for it on the next ``fit``)."""
-    if model.steps_per_execution != k:
-        model.steps_per_execution = k
-        model.train_function = None  # rebuilt by fit for the new count
 
 
 def _set_intra_op_threads(n):

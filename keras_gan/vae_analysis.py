@@ -47,6 +47,7 @@ def _train(key, quick, seed, log):
         seed=seed, epochs=cfg.train.epochs,
     )
     model = runs.compile_model(runs.build_model(cfg, shape), cfg)
+    runs.use_steps_per_execution(model, cfg.train.steps_per_execution, steps)
     log(f"[{NAME}] training {key} ({_CONFIGS[key]}, {cfg.train.epochs} epochs)")
     start = time.time()
     history = model.fit(ds, epochs=cfg.train.epochs, steps_per_epoch=steps, verbose=0).history

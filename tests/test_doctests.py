@@ -9,7 +9,7 @@ import importlib
 
 import pytest
 
-MODULES = ["losses", "networks", "optimizers", "models", "models.adversarial", "models.noise", "models.vae", "backends",
+MODULES = ["losses", "networks", "optimizers", "models", "models.adversarial", "models.noise", "models.vae", "backends", "runs",
            "divergences", "data", "config", "callbacks"]
 
 

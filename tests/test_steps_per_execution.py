@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gan import checkpointing, config, trainer
+from keras_gan import checkpointing, config, runs, trainer
 
 # 1797 digits, train split 1437 (tfds' split) / (32 x 2) = 22 steps per epoch.
 RAW = {"data": {"batch_size": 32}, "model": {"base_filters": 8, "latent_dim": 16},
@@ -22,7 +22,7 @@ def _cfg(**train):
 @pytest.mark.parametrize("cap", [1, 2, 3, 4, 10, 11, 12, 22, 23, 100])
 @pytest.mark.parametrize("steps", [1, 7, 22, 24, 97])
 def test_execution_steps_is_the_largest_divisor_not_above_the_cap(cap, steps):
-    k = trainer._execution_steps(cap, steps)
+    k = runs.execution_steps(cap, steps)
     divisors = [d for d in range(1, steps + 1) if steps % d == 0]  # brute force
     assert k == max(d for d in divisors if d <= cap)
 
@@ -32,7 +32,7 @@ def _weights(path):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def trained(tmp_path_factory):
     """The same 2-epoch run with one step per call and with 11 (two calls per 22-step epoch)."""
     out = {}
     for spe in (1, 11):
@@ -43,8 +43,8 @@ def runs(tmp_path_factory):
     return out
 
 
-def test_steps_per_execution_trains_the_same_model(runs):
-    (a, ra), (b, rb) = runs[1], runs[11]
+def test_steps_per_execution_trains_the_same_model(trained):
+    (a, ra), (b, rb) = trained[1], trained[11]
     assert rb.model.steps_per_execution == 11
     for x, y in zip(_weights(a / "checkpoints" / "epoch-0002.keras"), _weights(b / "checkpoints" / "epoch-0002.keras")):
         np.testing.assert_allclose(x, y, atol=1e-5)
@@ -52,8 +52,8 @@ def test_steps_per_execution_trains_the_same_model(runs):
     np.testing.assert_allclose(hb["d_loss"], ha["d_loss"], rtol=1e-4)
 
 
-def test_step_checkpoints_fall_on_call_boundaries_and_resume_exactly(runs, tmp_path):
-    run, _ = runs[11]
+def test_step_checkpoints_fall_on_call_boundaries_and_resume_exactly(trained, tmp_path):
+    run, _ = trained[11]
     steps = sorted((c.epoch, c.step) for c in checkpointing.list_checkpoints(str(run)) if c.step)
     # every 5 steps, taken at the end of the 11-step call that crosses it
     assert steps == [(0, 11), (1, 11)]
@@ -93,13 +93,13 @@ def test_intra_op_threads_is_validated():
         _cfg(intra_op_threads=0)
 
 
-def test_resume_with_another_steps_per_execution_retraces_the_run(runs, tmp_path):
+def test_resume_with_another_steps_per_execution_retraces_the_run(trained, tmp_path):
     # A one-step-per-call run resumed after 5 steps with 11 per call: the rest of epoch 1 (17 steps) runs
     # one step per call (17 is prime), epoch 2 in 11-step calls; the result is the uninterrupted run's.
     import os
     import shutil
 
-    run, _ = runs[1]
+    run, _ = trained[1]
     dest = tmp_path / "run"
     shutil.copytree(run, dest)
     for ck in checkpointing.list_checkpoints(str(dest)):

@@ -75,6 +75,7 @@ def run_one(variant, dataset, seed, steps, num_samples=2500):
         epochs=math.ceil(steps / probe_steps), num_samples=cfg.data.num_samples,
     )
     model = runs.compile_model(runs.build_model(cfg, shape), cfg)
+    runs.use_steps_per_execution(model, cfg.train.steps_per_execution, steps)
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     samples = model.generate(num_samples, seed=10_000 + seed)
     wall = time.perf_counter() - start
