@@ -9,8 +9,8 @@ import importlib
 
 import pytest
 
-MODULES = ["losses", "networks", "optimizers", "models", "models.adversarial", "models.noise", "models.vae", "backends", "runs",
-           "divergences", "data", "config", "callbacks"]
+MODULES = ["losses", "networks", "optimizers", "models", "models.adversarial", "models.noise", "models.vae", "backends",
+           "runs", "divergences", "data", "config", "callbacks"]
 
 
 @pytest.mark.parametrize("name", MODULES)
