@@ -28,7 +28,10 @@ EPOCHS, STEPS, EVERY = 3, 8, 2
 ARGS = ["--strategy", "multiworker", "--epochs", str(EPOCHS)] + [
     x for kv in ("data.name=ring8", "data.num_samples=512", "data.batch_size=32", "model.architecture=mlp",
                  "model.latent_dim=2", "model.hidden_units=16", "model.num_layers=2", "train.num_sample_images=16",
-                 f"train.checkpoint_every_steps={EVERY}", "train.keep_checkpoints=100")
+                 f"train.checkpoint_every_steps={EVERY}", "train.keep_checkpoints=100",
+                 # one step per call and the dataclass defaults, not the digits main config's settings
+                 "train.steps_per_execution=1", "train.checkpoint_every=1", "train.sample_every=1",
+                 "model.ema_decay=null", "train.intra_op_threads=null")
     for x in ("--set", kv)
 ]
 LOST = "keras-gan train: error: a worker of the cluster was lost"
