@@ -44,8 +44,9 @@ EXIT_INTERRUPTED = 75
 
 #: Config keys that ``keras-gan train --resume --set`` may change: they change how
 #: long the run goes, what it writes and where it runs, not the model, its optimizers
-#: or its data (the two speed settings change results by round-off only). ``train.backend`` is one, as the ``--backend`` flag: a ``.keras``
-#: checkpoint loads on every backend (the noise then differs: not bit-for-bit).
+#: or its data (the two speed settings change results by round-off only). ``train.backend``
+#: is one, as the ``--backend`` flag: a ``.keras`` checkpoint loads on every backend (the
+#: noise then differs: not bit-for-bit).
 RESUME_OVERRIDES = (
     "train.epochs",
     "train.checkpoint_every",

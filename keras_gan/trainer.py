@@ -264,7 +264,7 @@ def _set_intra_op_threads(n):
 
     TensorFlow takes it only before its first op; in a process that has already
     run ops with another setting it is left as it is, with a warning (it changes
-    speed, not results).
+    speed; results only by round-off).
     """
     if n is None or keras.backend.backend() != "tensorflow":
         return

@@ -17,6 +17,8 @@ from keras_gan import checkpointing, config, trainer
 from keras_gan.commands import train as train_cmd
 from keras_gan.errors import UsageError
 
+from _run_copies import assert_same_weights, copy_until
+
 # A DCGAN on the digits: 1797 images / (32 x 2) = 28 steps per epoch (22 for the train split).
 RAW = {"data": {"batch_size": 32}, "model": {"base_filters": 8, "latent_dim": 16},
        "train": {"epochs": 2, "num_sample_images": 4, "d_steps": 2, "checkpoint_every_steps": 5,
@@ -44,29 +46,6 @@ def reference(tmp_path_factory):
     return run
 
 
-def _weights(path):
-    return [w.numpy() for w in keras.models.load_model(path).weights]
-
-
-def _assert_same_weights(path_a, path_b):
-    a, b = _weights(path_a), _weights(path_b)
-    assert len(a) == len(b) > 4
-    for x, y in zip(a, b):
-        np.testing.assert_allclose(x, y, atol=1e-5)
-
-
-def _copy_until(reference, dest, epoch, step):
-    """A copy of the reference run holding only its checkpoints up to (epoch, step), as a kill leaves it."""
-    shutil.copytree(reference, dest)
-    for ck in checkpointing.list_checkpoints(str(dest)):
-        if (ck.epoch, ck.step) > (epoch, step):
-            os.remove(ck.path)
-            os.remove(checkpointing.sidecar_path(ck.path))
-    history = json.loads((dest / "history.json").read_text())
-    keep = [i for i, e in enumerate(history["epoch"]) if e <= epoch]
-    (dest / "history.json").write_text(json.dumps({k: [v[i] for i in keep] for k, v in history.items()}))
-
-
 def test_step_checkpoints_are_written_verified_and_named(reference):
     found = checkpointing.list_checkpoints(str(reference))
     steps = checkpointing.read_sidecar(found[0].path)["steps_per_epoch"]
@@ -85,10 +64,10 @@ def test_step_checkpoints_are_written_verified_and_named(reference):
 def test_resume_mid_epoch_equals_uninterrupted(reference, tmp_path):
     run = tmp_path / "run"
     step = min(c.step for c in checkpointing.list_checkpoints(str(reference)) if c.epoch == 1 and c.step)
-    _copy_until(reference, run, 1, step)  # killed after epoch 1 and a few steps of epoch 2
+    copy_until(reference, run, 1, step)  # killed after epoch 1 and a few steps of epoch 2
     result = trainer.train(_cfg(), str(run), resume=True, verbose=0)
     assert (result.initial_epoch, result.initial_step) == (1, step)
-    _assert_same_weights(run / "checkpoints" / "epoch-0002.keras", reference / "checkpoints" / "epoch-0002.keras")
+    assert_same_weights(run / "checkpoints" / "epoch-0002.keras", reference / "checkpoints" / "epoch-0002.keras")
     ha, hb = (json.loads((r / "history.json").read_text()) for r in (reference, run))
     assert hb["epoch"] == [1, 2]
     # epoch 2's means are completed with the first steps' running means from the checkpoint
@@ -126,7 +105,7 @@ def test_signal_mid_epoch_checkpoints_stops_and_resumes_to_the_same_weights(refe
     assert not (run / checkpointing.LOCK_NAME).exists()
     resumed = trainer.train(_cfg(checkpoint_every_steps=None), str(run), resume=True, verbose=0)
     assert resumed.interrupted is None and (resumed.initial_epoch, resumed.initial_step) == (1, 7)
-    _assert_same_weights(run / "checkpoints" / "epoch-0002.keras", reference / "checkpoints" / "epoch-0002.keras")
+    assert_same_weights(run / "checkpoints" / "epoch-0002.keras", reference / "checkpoints" / "epoch-0002.keras")
 
 
 def test_signal_on_the_last_step_of_an_epoch_keeps_the_epoch(reference, tmp_path):
@@ -137,7 +116,7 @@ def test_signal_on_the_last_step_of_an_epoch_keeps_the_epoch(reference, tmp_path
     assert (result.interrupted["epoch"], result.interrupted["step"]) == (1, 0)
     assert [(c.epoch, c.step) for c in checkpointing.list_checkpoints(str(run))] == [(1, 0)]
     assert json.loads((run / "history.json").read_text())["epoch"] == [1]
-    _assert_same_weights(run / "checkpoints" / "epoch-0001.keras", reference / "checkpoints" / "epoch-0001.keras")
+    assert_same_weights(run / "checkpoints" / "epoch-0001.keras", reference / "checkpoints" / "epoch-0001.keras")
 
 
 @pytest.mark.slow
@@ -157,7 +136,7 @@ def test_sigterm_to_the_cli_exits_75_and_resume_matches(reference, tmp_path):
     assert not (run / checkpointing.LOCK_NAME).exists()
     done = subprocess.run([*cmd[:-len(SETS)], "--resume"], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    _assert_same_weights(run / "checkpoints" / "epoch-0002.keras", reference / "checkpoints" / "epoch-0002.keras")
+    assert_same_weights(run / "checkpoints" / "epoch-0002.keras", reference / "checkpoints" / "epoch-0002.keras")
 
 
 def _args(run, *, resume=True, sets=(), epochs=None):

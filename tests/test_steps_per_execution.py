@@ -2,11 +2,12 @@
 
 import json
 
-import keras
 import numpy as np
 import pytest
 
 from keras_gan import checkpointing, config, runs, trainer
+
+from _run_copies import assert_same_weights, copy_until
 
 # 1797 digits, train split 1437 (tfds' split) / (32 x 2) = 22 steps per epoch.
 RAW = {"data": {"batch_size": 32}, "model": {"base_filters": 8, "latent_dim": 16},
@@ -27,10 +28,6 @@ def test_execution_steps_is_the_largest_divisor_not_above_the_cap(cap, steps):
     assert k == max(d for d in divisors if d <= cap)
 
 
-def _weights(path):
-    return [w.numpy() for w in keras.models.load_model(path).weights]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The same 2-epoch run with one step per call and with 11 (two calls per 22-step epoch)."""
@@ -44,10 +41,9 @@ def trained(tmp_path_factory):
 
 
 def test_steps_per_execution_trains_the_same_model(trained):
-    (a, ra), (b, rb) = trained[1], trained[11]
+    (a, _), (b, rb) = trained[1], trained[11]
     assert rb.model.steps_per_execution == 11
-    for x, y in zip(_weights(a / "checkpoints" / "epoch-0002.keras"), _weights(b / "checkpoints" / "epoch-0002.keras")):
-        np.testing.assert_allclose(x, y, atol=1e-5)
+    assert_same_weights(a / "checkpoints" / "epoch-0002.keras", b / "checkpoints" / "epoch-0002.keras")
     ha, hb = (json.loads((r / "history.json").read_text()) for r in (a, b))
     np.testing.assert_allclose(hb["d_loss"], ha["d_loss"], rtol=1e-4)
 
@@ -57,21 +53,12 @@ def test_step_checkpoints_fall_on_call_boundaries_and_resume_exactly(trained, tm
     steps = sorted((c.epoch, c.step) for c in checkpointing.list_checkpoints(str(run)) if c.step)
     # every 5 steps, taken at the end of the 11-step call that crosses it
     assert steps == [(0, 11), (1, 11)]
-    import os
-    import shutil
-
     dest = tmp_path / "run"
-    shutil.copytree(run, dest)
-    for ck in checkpointing.list_checkpoints(str(dest)):
-        if (ck.epoch, ck.step) > (1, 11):
-            os.remove(ck.path)
-            os.remove(checkpointing.sidecar_path(ck.path))
+    copy_until(run, dest, 1, 11)
     result = trainer.train(_cfg(steps_per_execution=11, checkpoint_every_steps=5), str(dest), resume=True,
                            verbose=0)
     assert (result.initial_epoch, result.initial_step) == (1, 11)
-    for x, y in zip(_weights(run / "checkpoints" / "epoch-0002.keras"),
-                    _weights(dest / "checkpoints" / "epoch-0002.keras")):
-        np.testing.assert_allclose(x, y, atol=1e-5)
+    assert_same_weights(run / "checkpoints" / "epoch-0002.keras", dest / "checkpoints" / "epoch-0002.keras")
 
 
 def test_intra_op_threads_after_tensorflow_started_warns_and_trains(tmp_path):
@@ -96,20 +83,11 @@ def test_intra_op_threads_is_validated():
 def test_resume_with_another_steps_per_execution_retraces_the_run(trained, tmp_path):
     # A one-step-per-call run resumed after 5 steps with 11 per call: the rest of epoch 1 (17 steps) runs
     # one step per call (17 is prime), epoch 2 in 11-step calls; the result is the uninterrupted run's.
-    import os
-    import shutil
-
     run, _ = trained[1]
     dest = tmp_path / "run"
-    shutil.copytree(run, dest)
-    for ck in checkpointing.list_checkpoints(str(dest)):
-        if (ck.epoch, ck.step) > (0, 5):
-            os.remove(ck.path)
-            os.remove(checkpointing.sidecar_path(ck.path))
+    copy_until(run, dest, 0, 5)
     result = trainer.train(_cfg(steps_per_execution=11, checkpoint_every_steps=5), str(dest), resume=True,
                            verbose=0)
     assert (result.initial_epoch, result.initial_step) == (0, 5)
     assert result.model.steps_per_execution == 11
-    for x, y in zip(_weights(run / "checkpoints" / "epoch-0002.keras"),
-                    _weights(dest / "checkpoints" / "epoch-0002.keras")):
-        np.testing.assert_allclose(x, y, atol=1e-5)
+    assert_same_weights(run / "checkpoints" / "epoch-0002.keras", dest / "checkpoints" / "epoch-0002.keras")
