@@ -131,7 +131,7 @@ def execution_steps(steps_per_execution, steps):
 
 
 def use_steps_per_execution(model, steps_per_execution, steps):
-    """Sets a compiled model to run :func:`execution_steps` steps per call for a ``fit`` of ``steps`` a epoch.
+    """Sets a compiled model to run :func:`execution_steps` steps per call for a ``fit`` of ``steps`` per epoch.
 
     Args:
         model: a compiled Keras model (its train function is rebuilt by the next ``fit`` if the count changes).
@@ -148,13 +148,25 @@ def use_steps_per_execution(model, steps_per_execution, steps):
     return k
 
 
-def compile_model(model, cfg):
-    """Compiles ``model`` with the optimizers, loss and options of ``cfg.train`` (augmentation included)."""
+def compile_model(model, cfg, steps_per_epoch=None):
+    """Compiles ``model`` with the optimizers, loss and options of ``cfg.train`` (augmentation included).
+
+    Args:
+        model: the model from :func:`build_model`.
+        cfg: the run's config.
+        steps_per_epoch: the steps of each coming ``fit`` epoch; when given, each call runs
+            :func:`execution_steps` of them (never spanning two epochs), else ``train.steps_per_execution``.
+
+    Returns:
+        ``model``, compiled.
+    """
     import keras
 
     from keras_gan.optimizers import FusedAdam
 
     t = cfg.train
+    per_call = t.steps_per_execution if steps_per_epoch is None else execution_steps(t.steps_per_execution,
+                                                                                       steps_per_epoch)
 
     def optimizer(lr):
         if t.optimizer == "rmsprop":
@@ -163,7 +175,7 @@ def compile_model(model, cfg):
 
     if cfg.model.architecture == "vae":  # one optimizer for encoder and decoder
         model.compile(optimizer=optimizer(t.g_learning_rate), jit_compile=t.jit_compile,
-                      steps_per_execution=t.steps_per_execution)
+                      steps_per_execution=per_call)
         return model
     model.compile(
         g_optimizer=optimizer(t.g_learning_rate),
@@ -178,7 +190,7 @@ def compile_model(model, cfg):
         ada_target=t.ada_target,
         ada_kimg=t.ada_kimg,
         jit_compile=t.jit_compile,
-        steps_per_execution=t.steps_per_execution,
+        steps_per_execution=per_call,
     )
     return model
 

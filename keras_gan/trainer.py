@@ -202,7 +202,7 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
             **data.source_options(cfg.data),
         )
         if not resume:
-            model = runs.compile_model(runs.build_model(cfg, shape), cfg)
+            model = runs.compile_model(runs.build_model(cfg, shape), cfg, steps)
     if initial_step >= steps:  # a mid-epoch checkpoint of an epoch that has since got shorter
         initial_epoch, initial_step = initial_epoch + 1, 0
 

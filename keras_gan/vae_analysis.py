@@ -46,8 +46,7 @@ def _train(key, quick, seed, log):
         cfg.data.name, cfg.data.split, cfg.data.batch_size, cfg.data.image_size, cfg.train.d_steps,
         seed=seed, epochs=cfg.train.epochs,
     )
-    model = runs.compile_model(runs.build_model(cfg, shape), cfg)
-    runs.use_steps_per_execution(model, cfg.train.steps_per_execution, steps)
+    model = runs.compile_model(runs.build_model(cfg, shape), cfg, steps)
     log(f"[{NAME}] training {key} ({_CONFIGS[key]}, {cfg.train.epochs} epochs)")
     start = time.time()
     history = model.fit(ds, epochs=cfg.train.epochs, steps_per_epoch=steps, verbose=0).history

@@ -91,8 +91,7 @@ def run_one(cfg_name, fraction, mode, seed, steps, ada_kimg=DEFAULT_ADA_KIMG, po
     _, steps_per_epoch, _ = data.training_dataset(**options)
     epochs = math.ceil(steps / steps_per_epoch)
     ds, _, shape = data.training_dataset(epochs=epochs, **options)
-    model = runs.compile_model(runs.build_model(cfg, shape), cfg)
-    runs.use_steps_per_execution(model, t.steps_per_execution, steps)
+    model = runs.compile_model(runs.build_model(cfg, shape), cfg, steps)
     train_start = time.perf_counter()
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     train_seconds = time.perf_counter() - train_start

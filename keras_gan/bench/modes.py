@@ -74,8 +74,7 @@ def run_one(variant, dataset, seed, steps, num_samples=2500):
         dataset, batch_size=cfg.data.batch_size, d_steps=cfg.train.d_steps, seed=seed,
         epochs=math.ceil(steps / probe_steps), num_samples=cfg.data.num_samples,
     )
-    model = runs.compile_model(runs.build_model(cfg, shape), cfg)
-    runs.use_steps_per_execution(model, cfg.train.steps_per_execution, steps)
+    model = runs.compile_model(runs.build_model(cfg, shape), cfg, steps)
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     samples = model.generate(num_samples, seed=10_000 + seed)
     wall = time.perf_counter() - start
