@@ -118,6 +118,17 @@ def test_intra_op_threads_must_be_positive():
 
     parser = argparse.ArgumentParser()
     throughput.add_arguments(parser)
-    args = parser.parse_args(["--json", "x.json", "--intra-op-threads", "0"])
-    with pytest.raises(UsageError, match="--intra-op-threads 0 must be >= 1"):
-        throughput.run(args)
+    for words, message in [(["0"], "--intra-op-threads 0 must be N or FRAMEWORK=N with N >= 1"),
+                           (["keras=two"], "--intra-op-threads keras=two must be N or FRAMEWORK=N"),
+                           (["jax=1"], "'jax' is not among this run's --frameworks \\(keras, torch\\)")]:
+        args = parser.parse_args(["--json", "x.json", "--intra-op-threads", *words])
+        with pytest.raises(UsageError, match=message):
+            throughput.run(args)
+
+
+def test_intra_op_threads_per_framework():
+    assert throughput._threads_per_framework(None, ["keras", "torch"]) == {"keras": None, "torch": None}
+    assert throughput._threads_per_framework(["2"], ["keras", "torch"]) == {"keras": 2, "torch": 2}
+    assert throughput._threads_per_framework(["1", "torch=2"], ["keras", "torch"]) == {"keras": 1, "torch": 2}
+    assert throughput._threads_per_framework(["keras-static=1"], ["keras", "keras-static"]) == {
+        "keras": None, "keras-static": 1}

@@ -69,10 +69,11 @@ def add_arguments(parser):
                         help="avx2: limit oneDNN (TensorFlow, PyTorch) and PyTorch's own kernels to AVX2 "
                              "(ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2), the kernels an AVX2-only "
                              "machine runs, on an AVX-512 one (not its clock, caches or memory).")
-    parser.add_argument("--intra-op-threads", type=int, default=None, metavar="N",
-                        help="threads one op may use, for every framework (TensorFlow: TF_NUM_INTRAOP_THREADS; "
-                             "PyTorch: OMP_NUM_THREADS); default: each framework's own (one per core). The "
-                             "main job's config sets 1 (train.intra_op_threads).")
+    parser.add_argument("--intra-op-threads", nargs="+", default=None, metavar="[FRAMEWORK=]N",
+                        help="threads one op may use (TensorFlow: TF_NUM_INTRAOP_THREADS; PyTorch: "
+                             "OMP_NUM_THREADS): N for every framework, FRAMEWORK=N for one (e.g. keras=1: "
+                             "keras-gan as the digits configs run it, train.intra_op_threads 1, the peers at "
+                             "their default); default: each framework's own (one per core).")
     parser.add_argument("--json", required=True, help="output JSON file.")
     parser.add_argument("--worker", default=None, help=argparse_suppress())
 
@@ -199,7 +200,11 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
               "peak_rss_mb": peak_rss_mb(), "backend": keras.backend.backend(), "keras": keras.__version__,
               "jit_compile": bool(model.jit_compile)}
     if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
         from keras_gan import _conv
+
+        result["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
 
         result["conv_forms_mode"] = _conv.mode()
         result["conv_forms"] = _conv.choices()
@@ -242,6 +247,44 @@ def _pipeline_rate(batch=64, steps=200):
 _AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
+def _threads_per_framework(tokens, frameworks):
+    """``--intra-op-threads`` as ``{framework: threads or None}`` (None: the framework's default).
+
+    Args:
+        tokens: the option's words: ``N`` (every framework) or ``FRAMEWORK=N``; ``None`` for none.
+        frameworks: the frameworks of this run.
+
+    Returns:
+        One entry per framework, in ``frameworks``' order.
+
+    Raises:
+        UsageError: for a count below 1, a word that is neither form, or a framework not in this run.
+
+    Example:
+
+    >>> _threads_per_framework(["keras=1"], ["keras", "torch"])
+    {'keras': 1, 'torch': None}
+    """
+    from keras_gan.errors import UsageError
+
+    out = dict.fromkeys(frameworks)
+    for token in tokens or ():
+        name, _, count = token.rpartition("=")
+        if name and name not in out:
+            raise UsageError(f"--intra-op-threads {token}: {name!r} is not among this run's --frameworks "
+                             f"({', '.join(frameworks)}).")
+        try:
+            n = int(count)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise UsageError(f"--intra-op-threads {token} must be N or FRAMEWORK=N with N >= 1 "
+                             "(or left out: one per core).")
+        for f in ([name] if name else frameworks):
+            out[f] = n
+    return out
+
+
 def _spawn(framework, case, steps, isa="native", threads=None):
     backend, precision, _, _ = FRAMEWORKS[framework]
     env = dict(os.environ)
@@ -274,8 +317,7 @@ def run(args):
         return 0
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be >= 1.")
-    if args.intra_op_threads is not None and args.intra_op_threads < 1:
-        raise UsageError(f"--intra-op-threads {args.intra_op_threads} must be >= 1 (or left out: one per core).")
+    threads = _threads_per_framework(args.intra_op_threads, args.frameworks)
     bf16 = [f for f in args.frameworks if FRAMEWORKS[f][1] == "bfloat16"]
     if args.isa == "avx2" and bf16:
         # TensorFlow still takes its bfloat16 path on a CPU that has it, and oneDNN limited to AVX2 has no
@@ -298,17 +340,18 @@ def run(args):
         machine["summary"] += "; kernels limited to AVX2"
     print(f"machine: {machine['summary']}", flush=True)
     cases = {**CASES, **_SMOKE}
-    if args.intra_op_threads is not None:
-        machine["summary"] += f"; {args.intra_op_threads} thread(s) per op"
+    if any(n is not None for n in threads.values()):
+        machine["summary"] += "; threads per op: " + ", ".join(
+            f"{f} {'default' if n is None else n}" for f, n in threads.items())
     report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count(), "isa": args.isa,
-              "intra_op_threads": args.intra_op_threads}
+              "intra_op_threads": threads}
     for name in args.cases:
         case = cases[name]
         flops = step_flops(*case[:4])
         per = {f: [] for f in args.frameworks}
         for r in range(args.repeats):
             for f in args.frameworks:
-                res = _spawn(f, case, args.steps, args.isa, args.intra_op_threads)
+                res = _spawn(f, case, args.steps, args.isa, threads[f])
                 per[f].append(res)
                 print(f"[{name} {r + 1}/{args.repeats}] {f:14s} {res['images_per_second']:9.1f} img/s  "
                       f"peak {res['peak_rss_mb']:.0f} MB", flush=True)
