@@ -223,11 +223,21 @@ def _has_accelerator():
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
+def intra_op_threads():
+    """Threads one TensorFlow op may use in this process.
+
+    ``tf.config.threading`` reports 0 unless the Python API set a count, also when
+    ``TF_NUM_INTRAOP_THREADS`` did; then the variable, then one per core.
+    """
+    return (tf.config.threading.get_intra_op_parallelism_threads()
+            or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or os.cpu_count())
+
+
 def _fingerprint():
     """The machine class a timing holds for: CPU model, vector ISA, TensorFlow version and threads."""
     cpu, have = _machine.cpu_model_and_flags()
     flags = "+".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in have)
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    threads = intra_op_threads()
     return (f"{cpu}|{flags}|isa={os.environ.get('ONEDNN_MAX_CPU_ISA', '')}|"
             f"onednn={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')}|tf={tf.__version__}|threads={threads}")
 

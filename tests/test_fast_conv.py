@@ -6,6 +6,7 @@ penalties (WGAN-GP, R1) take through the discriminator.
 """
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -246,3 +247,16 @@ def test_plain_mode_and_bad_mode(monkeypatch):
     monkeypatch.setenv("KERAS_GAN_CONV_FORMS", "fastest")
     with pytest.raises(ValueError, match="KERAS_GAN_CONV_FORMS='fastest' is not allowed; expected one of autotune"):
         _conv.conv2d(x, w)
+
+
+def test_thread_count_set_by_the_environment_reaches_the_cache_key():
+    # tf.config.threading reports 0 when TF_NUM_INTRAOP_THREADS set the count; the forms timed at one
+    # thread per op must not be cached under the machine's default count.
+    import subprocess
+    import sys
+
+    code = ("from keras_gan import _conv; import tensorflow as tf; tf.constant(1.0) + 1.0; "
+            "print(_conv.intra_op_threads(), _conv._fingerprint().rsplit('|', 1)[-1])")
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-2:] == ["1", "threads=1"]

@@ -200,12 +200,9 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
               "peak_rss_mb": peak_rss_mb(), "backend": keras.backend.backend(), "keras": keras.__version__,
               "jit_compile": bool(model.jit_compile)}
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
         from keras_gan import _conv
 
-        result["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-
+        result["intra_op_threads"] = _conv.intra_op_threads()
         result["conv_forms_mode"] = _conv.mode()
         result["conv_forms"] = _conv.choices()
     return result
