@@ -118,7 +118,7 @@ def test_intra_op_threads_must_be_positive():
 
     parser = argparse.ArgumentParser()
     throughput.add_arguments(parser)
-    for words, message in [(["0"], "--intra-op-threads 0 must be N or FRAMEWORK=N with N >= 1"),
+    for words, message in [(["0"], "--intra-op-threads 0 must be N or FRAMEWORK=N with N >= 1 or 'default'"),
                            (["keras=two"], "--intra-op-threads keras=two must be N or FRAMEWORK=N"),
                            (["jax=1"], "'jax' is not among this run's --frameworks \\(keras, torch\\)")]:
         args = parser.parse_args(["--json", "x.json", "--intra-op-threads", *words])
@@ -132,3 +132,34 @@ def test_intra_op_threads_per_framework():
     assert throughput._threads_per_framework(["1", "torch=2"], ["keras", "torch"]) == {"keras": 1, "torch": 2}
     assert throughput._threads_per_framework(["keras-static=1"], ["keras", "keras-static"]) == {
         "keras": None, "keras-static": 1}
+
+
+def test_digits_case_runs_keras_gan_as_its_config_ships_it(monkeypatch):
+    """Unset, keras-gan on TensorFlow takes the digits config's threads; the peers and other cases keep theirs."""
+    from keras_gan import config
+
+    shipped = config.load("dcgan_digits").train.intra_op_threads
+    assert shipped is not None  # the config ships a setting; otherwise this test checks nothing
+    frameworks = ["keras", "keras-static", "keras-jax", "torch"]
+    unset = throughput._threads_per_framework(None, frameworks)
+    assert throughput._case_threads(unset, "digits") == {
+        "keras": shipped, "keras-static": shipped, "keras-jax": None, "torch": None}
+    assert throughput._case_threads(unset, "dcgan64") == dict.fromkeys(frameworks)
+    explicit = throughput._threads_per_framework(["keras=default", "torch=2"], frameworks)
+    assert throughput._case_threads(explicit, "digits") == {
+        "keras": None, "keras-static": shipped, "keras-jax": None, "torch": 2}
+
+    spawned = []
+    monkeypatch.setattr(throughput, "_spawn", lambda f, case, steps, isa, threads: spawned.append((f, threads)) or {
+        "images_per_second": 1.0, "peak_rss_mb": 1.0})
+    monkeypatch.setattr(throughput, "_matmul_peak", lambda: 100.0)
+    monkeypatch.setattr(throughput, "_pipeline_rate", lambda: 1.0)
+    import argparse, json, os, tempfile
+
+    parser = argparse.ArgumentParser()
+    throughput.add_arguments(parser)
+    out = os.path.join(tempfile.mkdtemp(), "t.json")
+    throughput.run(parser.parse_args(["--json", out, "--cases", "digits", "--frameworks", "keras", "torch",
+                                      "--repeats", "1"]))
+    assert spawned == [("keras", shipped), ("torch", None)]
+    assert json.load(open(out))["cases"]["digits"]["intra_op_threads"] == {"keras": shipped, "torch": None}

@@ -73,7 +73,10 @@ def add_arguments(parser):
                         help="threads one op may use (TensorFlow: TF_NUM_INTRAOP_THREADS; PyTorch: "
                              "OMP_NUM_THREADS): N for every framework, FRAMEWORK=N for one (e.g. keras=1: "
                              "keras-gan as the digits configs run it, train.intra_op_threads 1, the peers at "
-                             "their default); default: each framework's own (one per core).")
+                             "their default), N=default for the framework's own. Default: each framework's own "
+                             "(one per core), except keras-gan on TensorFlow in the digits case, which runs as "
+                             "configs/dcgan_digits.yaml ships it (its train.intra_op_threads): the step "
+                             "`keras-gan train` runs.")
     parser.add_argument("--json", required=True, help="output JSON file.")
     parser.add_argument("--worker", default=None, help=argparse_suppress())
 
@@ -245,10 +248,11 @@ _AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def _threads_per_framework(tokens, frameworks):
-    """``--intra-op-threads`` as ``{framework: threads or None}`` (None: the framework's default).
+    """``--intra-op-threads`` as ``{framework: threads, "default" or None}`` (None: not set).
 
     Args:
-        tokens: the option's words: ``N`` (every framework) or ``FRAMEWORK=N``; ``None`` for none.
+        tokens: the option's words: ``N`` (every framework) or ``FRAMEWORK=N``, N a count or ``default``
+            (the framework's own); ``None`` for none.
         frameworks: the frameworks of this run.
 
     Returns:
@@ -259,8 +263,8 @@ def _threads_per_framework(tokens, frameworks):
 
     Example:
 
-    >>> _threads_per_framework(["keras=1"], ["keras", "torch"])
-    {'keras': 1, 'torch': None}
+    >>> _threads_per_framework(["keras=1", "torch=default"], ["keras", "torch", "keras-static"])
+    {'keras': 1, 'torch': 'default', 'keras-static': None}
     """
     from keras_gan.errors import UsageError
 
@@ -271,14 +275,54 @@ def _threads_per_framework(tokens, frameworks):
             raise UsageError(f"--intra-op-threads {token}: {name!r} is not among this run's --frameworks "
                              f"({', '.join(frameworks)}).")
         try:
-            n = int(count)
+            n = "default" if count == "default" else int(count)
         except ValueError:
             n = 0
-        if n < 1:
-            raise UsageError(f"--intra-op-threads {token} must be N or FRAMEWORK=N with N >= 1 "
-                             "(or left out: one per core).")
+        if n != "default" and n < 1:
+            raise UsageError(f"--intra-op-threads {token} must be N or FRAMEWORK=N with N >= 1 or 'default' "
+                             "(or left out: each framework's own, keras-gan's digits case as its config ships).")
         for f in ([name] if name else frameworks):
             out[f] = n
+    return out
+
+
+# case -> the config whose train.intra_op_threads keras-gan on TensorFlow runs that case with by default
+_SHIPPED_THREADS = {"digits": "dcgan_digits"}
+
+
+def _case_threads(threads, case_name):
+    """Threads per op for each framework's workers of one case (None: the framework's default).
+
+    What ``--intra-op-threads`` set wins; where it set nothing, keras-gan on TensorFlow takes the
+    ``train.intra_op_threads`` of the config that ships the case (``_SHIPPED_THREADS``), so that the
+    benchmark times the step that ``keras-gan train`` runs; everything else keeps its default.
+
+    Args:
+        threads: :func:`_threads_per_framework`'s result.
+        case_name: a key of ``CASES`` (or the smoke case).
+
+    Returns:
+        ``{framework: int or None}``.
+
+    Example:
+
+    >>> _case_threads({"keras": None, "torch": None}, "digits")
+    {'keras': 1, 'torch': None}
+    >>> _case_threads({"keras": "default", "torch": 2}, "digits")
+    {'keras': None, 'torch': 2}
+    >>> _case_threads({"keras": None}, "dcgan64")
+    {'keras': None}
+    """
+    shipped = None
+    if case_name in _SHIPPED_THREADS:
+        from keras_gan import config
+
+        shipped = config.load(_SHIPPED_THREADS[case_name]).train.intra_op_threads
+    out = {}
+    for f, n in threads.items():
+        if n is None and FRAMEWORKS[f][0] == "tensorflow":
+            n = shipped
+        out[f] = None if n == "default" else n
     return out
 
 
@@ -339,21 +383,25 @@ def run(args):
     cases = {**CASES, **_SMOKE}
     if any(n is not None for n in threads.values()):
         machine["summary"] += "; threads per op: " + ", ".join(
-            f"{f} {'default' if n is None else n}" for f, n in threads.items())
+            f"{f} {'as shipped' if n is None else n}" for f, n in threads.items())
     report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count(), "isa": args.isa,
               "intra_op_threads": threads}
     for name in args.cases:
         case = cases[name]
         flops = step_flops(*case[:4])
         per = {f: [] for f in args.frameworks}
+        case_threads = _case_threads(threads, name)
+        if any(n is not None for n in case_threads.values()):
+            print(f"[{name}] threads per op: " + ", ".join(
+                f"{f} {'default' if n is None else n}" for f, n in case_threads.items()), flush=True)
         for r in range(args.repeats):
             for f in args.frameworks:
-                res = _spawn(f, case, args.steps, args.isa, threads[f])
+                res = _spawn(f, case, args.steps, args.isa, case_threads[f])
                 per[f].append(res)
                 print(f"[{name} {r + 1}/{args.repeats}] {f:14s} {res['images_per_second']:9.1f} img/s  "
                       f"peak {res['peak_rss_mb']:.0f} MB", flush=True)
         entry = {"image_shape": [case[0], case[0], case[1]], "base_filters": case[2], "batch": case[4],
-                 "gflop_per_image_step": flops / 1e9, "frameworks": {}}
+                 "gflop_per_image_step": flops / 1e9, "intra_op_threads": case_threads, "frameworks": {}}
         for f, results in per.items():
             ips = [x["images_per_second"] for x in results]
             entry["frameworks"][f] = {
@@ -421,15 +469,16 @@ def machine_info(matmul_gflops=None):
 def _table(report):
     lines = [f"machine: {report['machine']['summary']}"] if "machine" in report else []
     lines += [f"{'case':14s} {'framework':14s} {'img/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak MB':>8s} "
-             f"{'vs torch':>9s} {'vs plain':>9s} {'vs static':>9s}"]
+             f"{'vs torch':>9s} {'vs plain':>9s} {'vs static':>9s} {'threads':>7s}"]
     for name, entry in report["cases"].items():
         for f, r in entry["frameworks"].items():
+            n = entry.get("intra_op_threads", {}).get(f)
             ratio = f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else ""
             plain = f"{r['speedup_vs_keras_plain']:.2f}x" if "speedup_vs_keras_plain" in r else ""
             static = f"{r['speedup_vs_keras_static']:.2f}x" if "speedup_vs_keras_static" in r else ""
             lines.append(f"{name:14s} {f:14s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
                          f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s} {plain:>9s} "
-                         f"{static:>9s}")
+                         f"{static:>9s} {'default' if n is None else n:>7}")
     return "\n".join(lines)
 
 
