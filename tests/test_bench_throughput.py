@@ -134,7 +134,7 @@ def test_intra_op_threads_per_framework():
         "keras": None, "keras-static": 1}
 
 
-def test_digits_case_runs_keras_gan_as_its_config_ships_it(monkeypatch):
+def test_digits_case_runs_keras_gan_as_its_config_ships_it(monkeypatch, tmp_path):
     """Unset, keras-gan on TensorFlow takes the digits config's threads; the peers and other cases keep theirs."""
     from keras_gan import config
 
@@ -154,12 +154,12 @@ def test_digits_case_runs_keras_gan_as_its_config_ships_it(monkeypatch):
         "images_per_second": 1.0, "peak_rss_mb": 1.0})
     monkeypatch.setattr(throughput, "_matmul_peak", lambda: 100.0)
     monkeypatch.setattr(throughput, "_pipeline_rate", lambda: 1.0)
-    import argparse, json, os, tempfile
+    import argparse
 
     parser = argparse.ArgumentParser()
     throughput.add_arguments(parser)
-    out = os.path.join(tempfile.mkdtemp(), "t.json")
-    throughput.run(parser.parse_args(["--json", out, "--cases", "digits", "--frameworks", "keras", "torch",
+    out = tmp_path / "t.json"
+    throughput.run(parser.parse_args(["--json", str(out), "--cases", "digits", "--frameworks", "keras", "torch",
                                       "--repeats", "1"]))
     assert spawned == [("keras", shipped), ("torch", None)]
-    assert json.load(open(out))["cases"]["digits"]["intra_op_threads"] == {"keras": shipped, "torch": None}
+    assert json.loads(out.read_text())["cases"]["digits"]["intra_op_threads"] == {"keras": shipped, "torch": None}

@@ -73,7 +73,7 @@ def add_arguments(parser):
                         help="threads one op may use (TensorFlow: TF_NUM_INTRAOP_THREADS; PyTorch: "
                              "OMP_NUM_THREADS): N for every framework, FRAMEWORK=N for one (e.g. keras=1: "
                              "keras-gan as the digits configs run it, train.intra_op_threads 1, the peers at "
-                             "their default), N=default for the framework's own. Default: each framework's own "
+                             "their default); N may be 'default', the framework's own. Unset: each framework's own "
                              "(one per core), except keras-gan on TensorFlow in the digits case, which runs as "
                              "configs/dcgan_digits.yaml ships it (its train.intra_op_threads): the step "
                              "`keras-gan train` runs.")
@@ -326,6 +326,11 @@ def _case_threads(threads, case_name):
     return out
 
 
+def _threads_word(n):
+    """A thread count as printed: the number, or ``default`` for the framework's own."""
+    return "default" if n is None else str(n)
+
+
 def _spawn(framework, case, steps, isa="native", threads=None):
     backend, precision, _, _ = FRAMEWORKS[framework]
     env = dict(os.environ)
@@ -383,7 +388,7 @@ def run(args):
     cases = {**CASES, **_SMOKE}
     if any(n is not None for n in threads.values()):
         machine["summary"] += "; threads per op: " + ", ".join(
-            f"{f} {'as shipped' if n is None else n}" for f, n in threads.items())
+            f"{f} {'not set' if n is None else n}" for f, n in threads.items())
     report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count(), "isa": args.isa,
               "intra_op_threads": threads}
     for name in args.cases:
@@ -393,7 +398,7 @@ def run(args):
         case_threads = _case_threads(threads, name)
         if any(n is not None for n in case_threads.values()):
             print(f"[{name}] threads per op: " + ", ".join(
-                f"{f} {'default' if n is None else n}" for f, n in case_threads.items()), flush=True)
+                f"{f} {_threads_word(n)}" for f, n in case_threads.items()), flush=True)
         for r in range(args.repeats):
             for f in args.frameworks:
                 res = _spawn(f, case, args.steps, args.isa, case_threads[f])
@@ -472,13 +477,14 @@ def _table(report):
              f"{'vs torch':>9s} {'vs plain':>9s} {'vs static':>9s} {'threads':>7s}"]
     for name, entry in report["cases"].items():
         for f, r in entry["frameworks"].items():
-            n = entry.get("intra_op_threads", {}).get(f)
+            # reports before per-case threads hold only the run's setting
+            n = entry.get("intra_op_threads", report.get("intra_op_threads") or {}).get(f)
             ratio = f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else ""
             plain = f"{r['speedup_vs_keras_plain']:.2f}x" if "speedup_vs_keras_plain" in r else ""
             static = f"{r['speedup_vs_keras_static']:.2f}x" if "speedup_vs_keras_static" in r else ""
             lines.append(f"{name:14s} {f:14s} {r['images_per_second']:9.1f} {r['gflops']:8.1f} "
                          f"{100 * r['fraction_of_matmul_peak']:7.0f}% {r['peak_rss_mb']:8.0f} {ratio:>9s} {plain:>9s} "
-                         f"{static:>9s} {'default' if n is None else n:>7}")
+                         f"{static:>9s} {_threads_word(n):>7s}")
     return "\n".join(lines)
 
 
