@@ -167,6 +167,18 @@ def _fast_conv_applies(layer, inputs):
     )
 
 
+def _jax_forms_apply(layer):
+    """Whether ``layer`` runs through :mod:`keras_gan._conv_jax` (JAX backend, forms not switched off)."""
+    if keras.backend.backend() != "jax":
+        return False
+    from keras_gan import _conv_jax
+
+    return _conv_jax.mode() != "plain" and _conv_jax.applies(
+        layer.strides, layer.padding, layer.dilation_rate, layer.data_format, getattr(layer, "groups", 1),
+        getattr(layer, "output_padding", None),
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_gan")
 class FastConv2D(layers.Conv2D):
     """``keras.layers.Conv2D`` with faster TensorFlow kernels for stride-2 ``"same"`` layers.
@@ -193,6 +205,10 @@ class FastConv2D(layers.Conv2D):
     """
 
     def convolution_op(self, inputs, kernel):
+        if _jax_forms_apply(self):
+            from keras_gan import _conv_jax
+
+            return _conv_jax.conv2d(inputs, ops.cast(kernel, inputs.dtype), self.strides, self.padding)
         if not _fast_conv_applies(self, inputs):
             return super().convolution_op(inputs, kernel)
         import tensorflow as tf
@@ -225,15 +241,21 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
     """
 
     def call(self, inputs):
-        if not _fast_conv_applies(self, inputs):
+        if _jax_forms_apply(self):
+            from keras_gan import _conv_jax
+
+            outputs = _conv_jax.conv2d_transpose(inputs, ops.cast(self.kernel, inputs.dtype), self.strides,
+                                                 self.padding)
+        elif not _fast_conv_applies(self, inputs):
             return super().call(inputs)
-        import tensorflow as tf
+        else:
+            import tensorflow as tf
 
-        from keras_gan import _conv
+            from keras_gan import _conv
 
-        outputs = _conv.conv2d_transpose(
-            inputs, tf.convert_to_tensor(self.kernel), (2 * inputs.shape[1], 2 * inputs.shape[2])
-        )
+            outputs = _conv.conv2d_transpose(
+                inputs, tf.convert_to_tensor(self.kernel), (2 * inputs.shape[1], 2 * inputs.shape[2])
+            )
         if self.use_bias:
             outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
         return self.activation(outputs) if self.activation is not None else outputs
