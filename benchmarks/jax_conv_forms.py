@@ -5,8 +5,8 @@ times its forward pass, its input gradient and its kernel gradient separately, e
 function, median of several runs after warm-up:
 
 * ``stock``: ``keras.ops.conv_transpose`` / ``keras.ops.conv`` (what ``keras.layers.Conv2DTranspose`` runs);
-* ``vjp`` (transposed convolutions only): ``keras_gan._conv_jax.conv2d_transpose``, whose gradients are the
-  strided convolution and its filter gradient.
+* ``lhs`` / ``subpixel`` (transposed convolutions only): ``keras_gan._conv_jax``'s transposed convolution
+  with that forward form, whose gradients are the strided convolution and its filter gradient.
 
 Needs JAX and Keras only (no TensorFlow): it runs on the GPU machine as it runs here.
 
@@ -51,7 +51,9 @@ def _ops(net, form, kernel):
     if net == "G":
         if form == "stock":
             return lambda x, w: keras.ops.conv_transpose(x, w, 2, padding="same")
-        return lambda x, w: _conv_jax.conv2d_transpose(x, w, (2, 2), "same")
+        # keras-gan's transposed convolution with its forward in `form`; gradients: the strided convolution
+        return lambda x, w: _conv_jax._transpose(x, w, (2, 2), "same", (2 * x.shape[1], 2 * x.shape[2]), form,
+                                                 "plain")
     return lambda x, w: keras.ops.conv(x, w, 2, padding="same")
 
 
@@ -106,7 +108,7 @@ def main(argv=None):
     for batch in a.batch:
         for dtype in a.dtype:
             for net, hw, c_in, c_out in layers(a.size, a.channels, a.base, a.layers):
-                for form in (("stock", "vjp") if net == "G" else ("stock",)):
+                for form in (("stock", "lhs", "subpixel") if net == "G" else ("stock",)):
                     r = measure(net, hw, c_in, c_out, batch, dtype, form, repeats=a.repeats)
                     rows.append(r)
                     print(f"{net:3s} {'x'.join(map(str, r['in'])):>13s} {c_out:5d} {batch:5d} {dtype:>8s} {form:>6s} "

@@ -32,12 +32,13 @@ float32 and bfloat16). The layers' weights and configs stay the stock layers',
 so ``.keras`` files, export and the other backends are unchanged.
 
 **How a form is chosen** (``KERAS_GAN_CONV_FORMS``, as on TensorFlow):
-``autotune`` (default) times the candidate forms of each shape on this device
+``autotune`` (default) times the candidate forms of each shape on this CPU
 the first time it is traced (fastest kept if it beats the stock form by 10%)
 and keeps the choice for the process and in ``~/.cache/keras_gan/conv_forms_jax.json``
 under a key of the device, CPU and JAX version; ``static`` takes a fixed rule
-(on GPU and TPU ``lhs`` / ``plain``, whose gradients are the fast part; on CPU
-the forms measured fastest on the DCGAN's shapes); ``plain`` is Keras' own ops.
+(on CPU the forms measured fastest on the DCGAN's shapes); GPUs and TPUs always take
+``lhs`` / ``plain``, the patterns XLA hands to cuDNN, whose algorithms XLA autotunes
+itself; ``plain`` is Keras' own ops.
 
 Hand-written because neither Keras nor JAX ships a transposed convolution
 with these gradients (Equinox reformulated its own the same way,
@@ -211,8 +212,8 @@ _FORMS = {
         "subpixel": _subpixel_transpose,
         "subgemm": functools.partial(_subpixel_transpose, gemm=True),
     },
-    "conv": {"plain": lambda y, w, s, p, out_hw=None: _plain_conv(y, w, s, p),
-             "gemm": lambda y, w, s, p, out_hw=None: _gemm_conv(y, w, s, p)},
+    "conv": {"plain": lambda y, w, strides, padding, out_hw=None: _plain_conv(y, w, strides, padding),
+             "gemm": lambda y, w, strides, padding, out_hw=None: _gemm_conv(y, w, strides, padding)},
 }
 
 
@@ -354,7 +355,7 @@ def _time_forms(primitive, forms, x_shape, w_shape, dtype, strides, padding, out
 
 def _choose(primitive, x_shape, w_shape, dtype, strides, padding, out_hw=None, symbolic=False):
     how = mode()
-    if how == "static" or symbolic:
+    if how == "static" or symbolic or _platform() != "cpu":  # accelerators: XLA autotunes cuDNN's algorithms
         return _static(primitive, x_shape, w_shape, strides, padding, out_hw)
     forms = _candidates(primitive, x_shape, w_shape, strides, padding, out_hw)
     key = (f"{primitive}|x={'x'.join(map(str, x_shape))}|w={'x'.join(map(str, w_shape))}|s={strides[0]}x"

@@ -35,7 +35,8 @@ CASES = {
 }
 _SMOKE = {"smoke": (8, 1, 4, 2, 8)}
 
-# framework -> (Keras backend, precision, jit_compile (None: the backend's default), stock Keras layers)
+# framework -> (Keras backend, precision, jit_compile (None: the backend's default; for the PyTorch peers:
+# torch.compile), stock Keras layers)
 FRAMEWORKS = {
     "keras": ("tensorflow", "float32", None, False),
     "keras-static": ("tensorflow", "float32", None, False),
@@ -45,15 +46,25 @@ FRAMEWORKS = {
     "keras-bf16": ("tensorflow", "bfloat16", None, False),
     "keras-jax": ("jax", "float32", None, False),
     "keras-jax-bf16": ("jax", "bfloat16", None, False),
+    "keras-jax-plain": ("jax", "float32", None, True),
+    "keras-jax-bf16-plain": ("jax", "bfloat16", None, True),
     "keras-torch": ("torch", "float32", None, False),
-    "torch": (None, "float32", None, False),
-    "torch-bf16": (None, "bfloat16", None, False),
+    "torch": (None, "float32", False, False),
+    "torch-bf16": (None, "bfloat16", False, False),
+    "torch-compile": (None, "float32", True, False),
+    "torch-compile-bf16": (None, "bfloat16", True, False),
 }
+# keras-gan framework -> its "before" (stock Keras layers and Adam on the same backend), reported as a speedup
+_BEFORE = {"keras": ("keras-plain", "keras-static"), "keras-jax": ("keras-jax-plain",),
+           "keras-jax-bf16": ("keras-jax-bf16-plain",)}
 
 
 def add_arguments(parser):
     parser.add_argument("--cases", nargs="+", default=["dcgan64", "dcgan64-b256", "digits"],
                         choices=list(CASES) + list(_SMOKE), help="fig13.9: the figure at base 128 (not in the default).")
+    parser.add_argument("--batch", type=int, nargs="+", default=None, metavar="N",
+                        help="run every case at each of these batch sizes instead of its own (cases named "
+                             "CASE-bN in the table and JSON).")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default 10).")
     parser.add_argument("--repeats", type=int, default=3, help="processes per framework and case (default 3).")
     parser.add_argument("--frameworks", nargs="+", default=["keras", "torch"],
@@ -64,7 +75,10 @@ def add_arguments(parser):
                              "step on stock Keras layers and Adam (the before of keras-gan's fused/fast kernels); "
                              "keras-xla: TensorFlow with jit_compile. keras-static: keras-gan with its "
                              "convolution forms by the fixed rule (KERAS_GAN_CONV_FORMS=static) instead of "
-                             "timed on this machine.")
+                             "timed on this machine. keras-jax-plain: stock Keras layers on JAX. torch: the "
+                             "PyTorch peer, tuned for its device (benchmarks/torch_dcgan.py); torch-compile: "
+                             "the same under torch.compile. Ratios are against the fastest PyTorch peer of "
+                             "the same precision in the run.")
     parser.add_argument("--isa", choices=["native", "avx2"], default="native",
                         help="avx2: limit oneDNN (TensorFlow, PyTorch) and PyTorch's own kernels to AVX2 "
                              "(ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2), the kernels an AVX2-only "
@@ -208,6 +222,12 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
         result["intra_op_threads"] = _conv.intra_op_threads()
         result["conv_forms_mode"] = _conv.mode()
         result["conv_forms"] = _conv.choices()
+    if keras.backend.backend() == "jax":
+        from keras_gan import _conv_jax
+
+        result["conv_forms_mode"] = _conv_jax.mode()
+        result["conv_forms"] = _conv_jax.choices()
+        result["device"] = str(__import__("jax").devices()[0].device_kind)
     return result
 
 
@@ -342,7 +362,8 @@ def _spawn(framework, case, steps, isa="native", threads=None):
         env["KERAS_GAN_CONV_FORMS"] = "static"
     if backend is None:
         script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "torch_dcgan.py")
-        cmd = [sys.executable, os.path.abspath(script), *map(str, case), str(steps), precision]
+        mode = "compile" if FRAMEWORKS[framework][2] else "eager"
+        cmd = [sys.executable, os.path.abspath(script), *map(str, case), str(steps), precision, mode]
     else:
         env["KERAS_BACKEND"] = backend
         cmd = [sys.executable, "-m", "keras_gan.bench.throughput", "--worker",
@@ -363,6 +384,8 @@ def run(args):
         return 0
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be >= 1.")
+    if args.batch and min(args.batch) < 1:
+        raise UsageError(f"--batch {' '.join(map(str, args.batch))}: every batch size must be >= 1.")
     threads = _threads_per_framework(args.intra_op_threads, args.frameworks)
     bf16 = [f for f in args.frameworks if FRAMEWORKS[f][1] == "bfloat16"]
     if args.isa == "avx2" and bf16:
@@ -391,8 +414,7 @@ def run(args):
             f"{f} {'not set' if n is None else n}" for f, n in threads.items())
     report = {"matmul_gflops": peak, "machine": machine, "cases": {}, "cpu_count": os.cpu_count(), "isa": args.isa,
               "intra_op_threads": threads}
-    for name in args.cases:
-        case = cases[name]
+    for name, case in _cases_at_batches(args.cases, args.batch, cases):
         flops = step_flops(*case[:4])
         per = {f: [] for f in args.frameworks}
         case_threads = _case_threads(threads, name)
@@ -416,30 +438,60 @@ def run(args):
                 "fraction_of_matmul_peak": statistics.median(ips) * flops / 1e9 / peak,
             }
         for f in per:
-            peer = "torch-bf16" if FRAMEWORKS[f][1] == "bfloat16" else "torch"
-            if f.startswith("keras") and peer in per:
+            peer = _strongest_peer(entry["frameworks"], FRAMEWORKS[f][1])
+            if f.startswith("keras") and peer is not None:
                 pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per[f], per[peer])]
                 entry["frameworks"][f]["ratio_vs_torch"] = statistics.median(pairs)
                 entry["frameworks"][f]["ratio_vs_torch_pairs"] = pairs
                 entry["frameworks"][f]["peer"] = peer
-        for before in ("keras-plain", "keras-static"):
-            if "keras" in per and before in per:
-                pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per["keras"], per[before])]
-                suffix = before.split("-")[1]
-                entry["frameworks"]["keras"][f"speedup_vs_keras_{suffix}"] = statistics.median(pairs)
-                entry["frameworks"]["keras"][f"speedup_vs_keras_{suffix}_pairs"] = pairs
-        if "keras" in per and per["keras"][0].get("conv_forms"):
-            entry["frameworks"]["keras"]["conv_forms"] = per["keras"][-1]["conv_forms"]
+        for f, befores in _BEFORE.items():
+            for before in befores:
+                if f in per and before in per:
+                    pairs = [a["images_per_second"] / b["images_per_second"] for a, b in zip(per[f], per[before])]
+                    suffix = "static" if before.endswith("static") else "plain"
+                    entry["frameworks"][f][f"speedup_vs_keras_{suffix}"] = statistics.median(pairs)
+                    entry["frameworks"][f][f"speedup_vs_keras_{suffix}_pairs"] = pairs
+        for f in per:
+            if f.startswith("keras") and per[f][-1].get("conv_forms"):
+                entry["frameworks"][f]["conv_forms"] = per[f][-1]["conv_forms"]
         report["cases"][name] = entry
     if "digits" in args.cases and importlib.util.find_spec("tensorflow") is not None:
         rate = _pipeline_rate()
         report["digits_pipeline_images_per_second"] = rate
-        step = report["cases"]["digits"]["frameworks"].get("keras", {}).get("images_per_second")
+        step = report["cases"].get("digits", {}).get("frameworks", {}).get("keras", {}).get("images_per_second")
         print(f"digits input pipeline alone: {rate:.0f} img/s"
               + (f" ({rate / step:.0f}x what the training step consumes)" if step else ""), flush=True)
     runs.write_json(args.json, report)
     print(_table(report))
     return 0
+
+
+def _cases_at_batches(names, batches, cases):
+    """``[(name, case)]`` to run: each case as defined, or at each of ``batches`` (named ``CASE-bN``).
+
+    Example:
+
+    >>> _cases_at_batches(["digits"], [256, 1024], CASES)
+    [('digits-b256', (8, 1, 64, 2, 256)), ('digits-b1024', (8, 1, 64, 2, 1024))]
+    >>> _cases_at_batches(["digits"], None, CASES)
+    [('digits', (8, 1, 64, 2, 64))]
+    """
+    if not batches:
+        return [(name, cases[name]) for name in names]
+    return [(f"{name.split('-b')[0]}-b{b}", (*cases[name][:4], b)) for name in names for b in batches]
+
+
+def _strongest_peer(results, precision):
+    """The PyTorch framework of ``precision`` with the highest median img/s in ``results`` (None if none ran).
+
+    Example:
+
+    >>> _strongest_peer({"torch": {"images_per_second": 5.0}, "torch-compile": {"images_per_second": 7.0},
+    ...                  "torch-bf16": {"images_per_second": 9.0}}, "float32")
+    'torch-compile'
+    """
+    peers = [f for f in results if FRAMEWORKS[f][0] is None and FRAMEWORKS[f][1] == precision]
+    return max(peers, key=lambda f: results[f]["images_per_second"]) if peers else None
 
 
 def machine_info(matmul_gflops=None):
