@@ -37,8 +37,9 @@ the first time it is traced (fastest kept if it beats the stock form by 10%)
 and keeps the choice for the process and in ``~/.cache/keras_gan/conv_forms_jax.json``
 under a key of the device, CPU and JAX version; ``static`` takes a fixed rule
 (on CPU the forms measured fastest on the DCGAN's shapes); GPUs and TPUs always take
-``lhs`` / ``plain``, the patterns XLA hands to cuDNN, whose algorithms XLA autotunes
-itself; ``plain`` is Keras' own ops.
+it, ``subpixel`` / ``plain`` (cuDNN's own convolutions, whose algorithms XLA autotunes; on an
+H200 the sub-pixel forward beat ``lhs`` on the 64x64 DCGAN's layers in bfloat16 at batch 256
+and 1024, up to 5x, ``docs/gpu.md``); ``plain`` is Keras' own ops.
 
 Hand-written because neither Keras nor JAX ships a transposed convolution
 with these gradients (Equinox reformulated its own the same way,
@@ -279,8 +280,9 @@ def _platform():
 
 def _static(primitive, x_shape, w_shape, strides, padding, out_hw):
     """The fixed rule: cuDNN's patterns on accelerators; on CPU the forms measured fastest on the DCGAN's shapes."""
-    if _platform() != "cpu":
-        return _STOCK[primitive]
+    if _platform() != "cpu":  # H200, bf16, batch 256-1024: sub-pixel forwards 1.2-5x faster than lhs (docs/gpu.md)
+        fits = primitive == "transpose" and _subpixel_fits(x_shape, w_shape, strides, padding, out_hw)
+        return "subpixel" if fits else _STOCK[primitive]
     if primitive == "conv":
         out_pixels = -(-x_shape[1] // strides[0]) * -(-x_shape[2] // strides[1])
         return "gemm" if out_pixels <= 4 else "plain"
