@@ -356,14 +356,16 @@ def _time_forms(primitive, forms, x_shape, w_shape, dtype, strides, padding, out
 
 
 def _choose(primitive, x_shape, w_shape, dtype, strides, padding, out_hw=None, symbolic=False):
-    how = mode()
-    if how == "static" or symbolic or _platform() != "cpu":  # accelerators: XLA autotunes cuDNN's algorithms
+    if symbolic:  # a functional model's shape inference: the form does not matter
         return _static(primitive, x_shape, w_shape, strides, padding, out_hw)
-    forms = _candidates(primitive, x_shape, w_shape, strides, padding, out_hw)
     key = (f"{primitive}|x={'x'.join(map(str, x_shape))}|w={'x'.join(map(str, w_shape))}|s={strides[0]}x"
            f"{strides[1]}|{padding}|out={'x'.join(map(str, out_hw or ()))}|{jnp.dtype(dtype).name}")
+    if mode() == "static" or _platform() != "cpu":  # accelerators: XLA autotunes cuDNN's algorithms
+        _CHOICES[key] = _static(primitive, x_shape, w_shape, strides, padding, out_hw)
+        return _CHOICES[key]
     if key in _CHOICES:
         return _CHOICES[key]
+    forms = _candidates(primitive, x_shape, w_shape, strides, padding, out_hw)
     form = _disk_entries().get(key)
     if form not in forms:
         stock = _STOCK[primitive]

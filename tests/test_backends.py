@@ -90,6 +90,19 @@ def test_checkpoint_moves_between_backends(tmp_path, first, second):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_main_job_runs_as_shipped_on(tmp_path, backend):
+    """The README's `KERAS_BACKEND=... keras-gan train`: the shipped main config (steps_per_execution 22) on each
+    backend, 2 epochs, then a resume (torch runs one step per call; it once failed with a traceback)."""
+    run_dir = str(tmp_path / "run")
+    cmd = [sys.executable, "-m", "keras_gan.cli", "train", "--output", run_dir, "--quiet", "--epochs", "2"]
+    _run(cmd, backend)
+    _run(cmd[:-2] + ["--resume", "--epochs", "3"], backend)
+    history = json.load(open(os.path.join(run_dir, "history.json")))
+    assert history["epoch"] == [1, 2, 3] and all(np.isfinite(history["g_loss"]))
+
+
+@pytest.mark.slow
 def test_jax_trained_checkpoint_exports_with_parity(tmp_path):
     run_dir = str(tmp_path / "run")
     _train(run_dir, "jax", 1)
