@@ -126,21 +126,20 @@ def _conv_lhs_dilations(fn, *args):
 
 def test_kernel_gradient_is_the_filter_gradient_pattern():
     """The stock transposed convolution's kernel gradient is an lhs-dilated convolution (the slow lowering of
-    jax-ml/jax #31662); keras-gan's is the strided convolution's filter gradient (no lhs dilation)."""
+    jax-ml/jax #31662); keras-gan's backward pass is the strided convolution and its filter gradient, with no
+    lhs dilation."""
     x, w = _inputs(4, (2, 4, 4, 8), (5, 5, 4, 8))
+    g = jnp.ones((2, 8, 8, 4))
 
-    def kernel_grad(op):
-        return lambda x, w: jax.grad(lambda w_: jnp.sum(op(x, w_) ** 2))(w)
+    def stock_kernel_grad(x, w, g):  # the op is linear in w: its transpose is exactly the kernel gradient
+        return jax.linear_transpose(lambda w_: keras_jax_nn.conv_transpose(x, w_, 2, padding="same"), w)(g)
 
-    stock = _conv_lhs_dilations(kernel_grad(lambda x, w: keras_jax_nn.conv_transpose(x, w, 2, padding="same")), x, w)
-    ours = _conv_lhs_dilations(kernel_grad(lambda x, w: _conv_jax.conv2d_transpose(x, w, (2, 2), "same")), x, w)
-    assert any(d != (1, 1) for d in stock)  # the pattern this test looks for is there in the stock gradient
-    assert ours, "no convolution found"
-    # ours: the forward's sub-pixel / matrix forms have no dilation; the filter gradient has none either
-    backward_only = _conv_lhs_dilations(
-        lambda x, w, g: jax.vjp(lambda w_: _conv_jax._transpose(x, w_, (2, 2), "same", (8, 8), "lhs", "plain"), w)[1](g),
-        x, w, jnp.ones((2, 8, 8, 4)))
-    assert all(d == (1, 1) for d in backward_only), backward_only
+    stock = _conv_lhs_dilations(stock_kernel_grad, x, w, g)
+    assert stock and any(d != (1, 1) for d in stock), stock
+    for t_form in ("lhs", "subpixel"):
+        ours = _conv_lhs_dilations(
+            lambda x, w, g: _conv_jax._transpose_bwd((2, 2), "same", (8, 8), t_form, "plain", (x, w), g), x, w, g)
+        assert ours and all(d == (1, 1) for d in ours), (t_form, ours)
 
 
 def test_static_rule_and_candidates():
@@ -150,8 +149,8 @@ def test_static_rule_and_candidates():
     if jax.devices()[0].platform == "cpu":
         assert _conv_jax._static("transpose", (64, 2, 2, 128), (5, 5, 64, 128), (2, 2), "same", (4, 4)) == "subgemm"
         assert _conv_jax._static("transpose", (64, 4, 4, 512), (5, 5, 256, 512), (2, 2), "same", (8, 8)) == "subpixel"
-        assert _conv_jax._static("conv", (64, 4, 4, 64), (5, 5, 64, 128), (2, 2), "same") == "gemm"
-        assert _conv_jax._static("conv", (64, 64, 64, 3), (5, 5, 3, 64), (2, 2), "same") == "plain"
+        assert _conv_jax._static("conv", (64, 4, 4, 64), (5, 5, 64, 128), (2, 2), "same", None) == "gemm"
+        assert _conv_jax._static("conv", (64, 64, 64, 3), (5, 5, 3, 64), (2, 2), "same", None) == "plain"
 
 
 def test_mode_rejects_a_bad_value(monkeypatch):
