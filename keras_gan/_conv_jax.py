@@ -47,10 +47,8 @@ patrick-kidger/equinox PR #1259), and XLA chooses no algorithm per shape on a CP
 """
 
 import functools
-import json
 import logging
 import os
-import tempfile
 import time
 
 import jax
@@ -58,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from keras_gan import _machine
+from keras_gan import _form_cache, _machine
 
 MODES = ("autotune", "static", "plain")
 _ENV = "KERAS_GAN_CONV_FORMS"
@@ -300,39 +298,19 @@ def _fingerprint():
     return f"{device.platform}:{device.device_kind}|{cpu}|{flags}|jax={jax.__version__}"
 
 
-def _cache_path():
-    folder = os.environ.get("KERAS_GAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "keras_gan")
-    return os.path.join(folder, "conv_forms_jax.json")
+_CACHE_FILE = "conv_forms_jax.json"
 
 
 def _disk_entries():
+    """This machine class's entries of the on-disk cache (read once per process)."""
     if not _DISK["loaded"]:
         _DISK["loaded"] = True
-        try:
-            with open(_cache_path()) as fh:
-                _DISK["entries"] = json.load(fh).get(_fingerprint(), {})
-        except (OSError, ValueError, AttributeError):
-            _DISK["entries"] = {}
+        _DISK["entries"] = _form_cache.load(_CACHE_FILE, _fingerprint())
     return _DISK["entries"]
 
 
 def _save(key, form):
-    """Adds one choice to the on-disk cache (read, merge, write to a temporary name, rename)."""
-    path = _cache_path()
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        try:
-            with open(path) as fh:
-                everything = json.load(fh)
-        except (OSError, ValueError):
-            everything = {}
-        everything.setdefault(_fingerprint(), {})[key] = form
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".conv_forms_jax.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(everything, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except OSError as err:  # a read-only home: the choice still holds for this process
-        _log.debug("conv form cache not written (%s): %s", path, err)
+    _form_cache.save(_CACHE_FILE, _fingerprint(), key, form)
 
 
 def _time_forms(primitive, forms, x_shape, w_shape, dtype, strides, padding, out_hw):
