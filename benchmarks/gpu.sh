@@ -14,7 +14,7 @@ if ls .whl/*.whl >/dev/null 2>&1 && ! python3 -c "import keras" 2>/dev/null; the
     || exit 1
   export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
 fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}" KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
+export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
 steps=20
 if [ "${1:-}" = quick ]; then  # a smoke run of the same commands (CPU: tiny case)
   case=smoke; big="16"; small="8"; steps=2; layers="--size 8 --channels 1 --base 4 --layers 2"

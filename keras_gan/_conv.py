@@ -47,26 +47,21 @@ algorithm per shape on the CPU (cuDNN's autotuner does so on GPUs).
 """
 
 import contextlib
-import logging
 import os
 import threading
 import time
 
-import numpy as np
 import tensorflow as tf
 
-from keras_gan import _form_cache, _machine
+from keras_gan import _conv_forms
 
-MODES = ("autotune", "static", "plain")
-_ENV = "KERAS_GAN_CONV_FORMS"
-_MARGIN = 0.9  # an alternative form must take at most 90% of the stock kernel's time
+MODES = _conv_forms.MODES
 
 # The static rule (KERAS_GAN_CONV_FORMS=static), measured on one AVX-512 machine.
 _MAX_SUBPIXEL_CHANNELS = 4  # transposed convolutions to at most this many channels go sub-pixel
 _MAX_GEMM_OUTPUT_PIXELS = 16  # convolutions to at most this many output pixels ...
 _MIN_GEMM_DEPTH = 4096  # ... and with a reduction (k * k * input channels) at least this deep: one matmul
 
-_log = logging.getLogger(__name__)
 _CHOICES = {}  # key -> form, this process
 _DISK = {"loaded": False, "entries": {}}
 _FORCED = threading.local()  # _forced_mode
@@ -78,10 +73,7 @@ def mode():
     Raises:
         ValueError: for a value other than ``autotune``, ``static`` or ``plain``.
     """
-    value = getattr(_FORCED, "mode", None) or os.environ.get(_ENV, "autotune").strip().lower() or "autotune"
-    if value not in MODES:
-        raise ValueError(f"{_ENV}={os.environ.get(_ENV)!r} is not allowed; expected one of {', '.join(MODES)}.")
-    return value
+    return _conv_forms.mode(getattr(_FORCED, "mode", None))
 
 
 @contextlib.contextmanager
@@ -106,35 +98,10 @@ def choices():
 
 
 # ------------------------------------------------------------------ the forms
-def _same_padding(size, kernel, stride):
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def _subpixel_indices(kernel):
-    """For the stride-2 SAME transposed convolution: the kernel tap feeding each (window offset, phase).
-
-    Output row ``2m + r`` sums input rows ``m + d`` times kernel row
-    ``a = r + p - 2d`` (``p`` = the forward convolution's top padding). Returns
-    the window offsets ``d`` and an index array ``[len(d), 2]`` into the
-    kernel rows, where ``kernel`` (one past the last row) means zero.
-    """
-    p = max(kernel - 2, 0) // 2  # SAME, stride 2, even size: total padding kernel - 2, the smaller half on top
-    offsets = sorted({(r + p - a) // 2 for r in (0, 1) for a in range(kernel) if (r + p - a) % 2 == 0})
-    index = np.full((len(offsets), 2), kernel, dtype=np.int32)
-    for i, d in enumerate(offsets):
-        for r in (0, 1):
-            a = r + p - 2 * d
-            if 0 <= a < kernel:
-                index[i, r] = a
-    return offsets, index
-
-
 def _subpixel_transpose(x, w):
     """``conv2d_transpose(x, w, stride 2, SAME)`` as a stride-1 convolution plus ``depth_to_space``."""
     k, out_ch, in_ch = w.shape[0], w.shape[2], w.shape[3]
-    offsets, index = _subpixel_indices(k)
+    offsets, index = _conv_forms.subpixel_indices(k)
     zero = tf.zeros_like(w[:1])
     w_pad = tf.concat([w, zero], 0)
     w_pad = tf.concat([w_pad, tf.zeros_like(w_pad[:, :1])], 1)  # [k+1, k+1, out, in]
@@ -150,7 +117,7 @@ def _subpixel_transpose(x, w):
 
 def _patches(x, k):
     """The stride-2 SAME input patches of ``x``: ``[batch, out_h, out_w, k * k * channels]``."""
-    (top, bottom), (left, right) = _same_padding(x.shape[1], k, 2), _same_padding(x.shape[2], k, 2)
+    (top, bottom), (left, right) = _conv_forms.same_padding(x.shape[1], k, 2), _conv_forms.same_padding(x.shape[2], k, 2)
     x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
     return tf.image.extract_patches(x, [1, k, k, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
 
@@ -233,26 +200,9 @@ def intra_op_threads():
 
 def _fingerprint():
     """The machine class a timing holds for: CPU model, vector ISA, TensorFlow version and threads."""
-    cpu, have = _machine.cpu_model_and_flags()
-    flags = "+".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in have)
     threads = intra_op_threads()
-    return (f"{cpu}|{flags}|isa={os.environ.get('ONEDNN_MAX_CPU_ISA', '')}|"
+    return (f"{_conv_forms.cpu_key()}|isa={os.environ.get('ONEDNN_MAX_CPU_ISA', '')}|"
             f"onednn={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')}|tf={tf.__version__}|threads={threads}")
-
-
-_CACHE_FILE = "conv_forms.json"
-
-
-def _disk_entries():
-    """This machine class's entries of the on-disk cache (read once per process)."""
-    if not _DISK["loaded"]:
-        _DISK["loaded"] = True
-        _DISK["entries"] = _form_cache.load(_CACHE_FILE, _fingerprint())
-    return _DISK["entries"]
-
-
-def _save(key, form):
-    _form_cache.save(_CACHE_FILE, _fingerprint(), key, form)
 
 
 def _time_forms(primitive, forms, x, w, out_hw):
@@ -296,20 +246,14 @@ def _choose(primitive, x, w, out_hw=None):
         return _static(primitive, x, w, out_hw)
     key = (f"{primitive}|x={'x'.join(map(str, x.shape))}|w={'x'.join(map(str, w.shape))}"
            f"|out={'x'.join(map(str, out_hw or ()))}|{x.dtype.name}")
-    if key in _CHOICES:
-        return _CHOICES[key]
-    form = _disk_entries().get(key)
-    if form not in _candidates(primitive, x, out_hw):
+    forms = _candidates(primitive, x, out_hw)
+
+    def time_forms():
         with tf.init_scope():  # outside any trace in progress: the forms run now, on concrete inputs
-            seconds = _time_forms(primitive, _candidates(primitive, x, out_hw), x, w, out_hw)
-        stock = _STOCK[primitive]
-        fastest = min(seconds, key=seconds.get)
-        form = fastest if seconds[fastest] <= _MARGIN * seconds[stock] else stock
-        _log.info("conv form %s: %s (%s)", key, form,
-                  ", ".join(f"{f} {1e3 * s:.2f} ms" for f, s in seconds.items()))
-        _save(key, form)
-    _CHOICES[key] = form
-    return form
+            return _time_forms(primitive, forms, x, w, out_hw)
+
+    return _conv_forms.pick(key, forms, _STOCK[primitive], time_forms, _CHOICES, _DISK, "conv_forms.json",
+                            _fingerprint)
 
 
 # --------------------------------------------------------------------- the ops

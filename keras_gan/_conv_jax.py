@@ -47,8 +47,6 @@ patrick-kidger/equinox PR #1259), and XLA chooses no algorithm per shape on a CP
 """
 
 import functools
-import logging
-import os
 import time
 
 import jax
@@ -56,16 +54,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from keras_gan import _form_cache, _machine
+from keras_gan import _conv_forms
 
-MODES = ("autotune", "static", "plain")
-_ENV = "KERAS_GAN_CONV_FORMS"
-_MARGIN = 0.9
 _DIMS = ("NHWC", "HWIO", "NHWC")
 _STOCK = {"transpose": "lhs", "conv": "plain"}
-_CHOICES = {}
+_CHOICES = {}  # key -> form, this process
 _DISK = {"loaded": False, "entries": {}}
-_log = logging.getLogger(__name__)
 
 
 def mode():
@@ -74,10 +68,7 @@ def mode():
     Raises:
         ValueError: for a value other than ``autotune``, ``static`` or ``plain``.
     """
-    value = os.environ.get(_ENV, "autotune").strip().lower() or "autotune"
-    if value not in MODES:
-        raise ValueError(f"{_ENV}={os.environ.get(_ENV)!r} is not allowed; expected one of {', '.join(MODES)}.")
-    return value
+    return _conv_forms.mode()
 
 
 def choices():
@@ -120,16 +111,11 @@ def output_size(size, kernel, stride, padding):
 
 
 # ------------------------------------------------------------------ the forms
-def _same_pads(size, kernel, stride):
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 def _pads(shape, kernel_hw, strides, padding):
     if padding == "valid":
         return (0, 0), (0, 0)
-    return _same_pads(shape[1], kernel_hw[0], strides[0]), _same_pads(shape[2], kernel_hw[1], strides[1])
+    return (_conv_forms.same_padding(shape[1], kernel_hw[0], strides[0]),
+            _conv_forms.same_padding(shape[2], kernel_hw[1], strides[1]))
 
 
 def _plain_conv(y, w, strides, padding):
@@ -158,28 +144,10 @@ def _lhs_transpose(x, w, strides, padding, out_hw):
     return y
 
 
-def _subpixel_indices(kernel):
-    """Stride-2 SAME transposed convolution: the kernel tap feeding each (window offset, output phase).
-
-    Output row ``2m + r`` sums input rows ``m + d`` times kernel row ``a = r + p - 2d``
-    (``p`` = the convolution's top padding). Returns the offsets ``d`` and a
-    ``[len(d), 2]`` index into the kernel rows, ``kernel`` (one past the last) meaning zero.
-    """
-    p = max(kernel - 2, 0) // 2
-    offsets = sorted({(r + p - a) // 2 for r in (0, 1) for a in range(kernel) if (r + p - a) % 2 == 0})
-    index = np.full((len(offsets), 2), kernel, dtype=np.int32)
-    for i, d in enumerate(offsets):
-        for r in (0, 1):
-            a = r + p - 2 * d
-            if 0 <= a < kernel:
-                index[i, r] = a
-    return offsets, index
-
-
 def _subpixel_kernel(w):
     """The ``[n, n, in, 4 * out]`` stride-1 kernel and the offsets of the sub-pixel form of ``w``."""
     k, out_ch, in_ch = w.shape[0], w.shape[2], w.shape[3]
-    offsets, index = _subpixel_indices(k)
+    offsets, index = _conv_forms.subpixel_indices(k)
     w = jnp.pad(w, ((0, 1), (0, 1), (0, 0), (0, 0)))
     taps = w[index][:, :, index]  # [n, 2(row phase), n, 2(column phase), out, in]
     taps = jnp.transpose(taps, (0, 2, 5, 1, 3, 4))  # [n, n, in, row phase, column phase, out]
@@ -292,25 +260,9 @@ def _static(primitive, x_shape, w_shape, strides, padding, out_hw):
 
 
 def _fingerprint():
-    cpu, have = _machine.cpu_model_and_flags()
-    flags = "+".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in have)
+    """The machine class a timing holds for: device, CPU model and vector ISA, JAX version."""
     device = jax.devices()[0]
-    return f"{device.platform}:{device.device_kind}|{cpu}|{flags}|jax={jax.__version__}"
-
-
-_CACHE_FILE = "conv_forms_jax.json"
-
-
-def _disk_entries():
-    """This machine class's entries of the on-disk cache (read once per process)."""
-    if not _DISK["loaded"]:
-        _DISK["loaded"] = True
-        _DISK["entries"] = _form_cache.load(_CACHE_FILE, _fingerprint())
-    return _DISK["entries"]
-
-
-def _save(key, form):
-    _form_cache.save(_CACHE_FILE, _fingerprint(), key, form)
+    return f"{device.platform}:{device.device_kind}|{_conv_forms.cpu_key()}|jax={jax.__version__}"
 
 
 def _time_forms(primitive, forms, x_shape, w_shape, dtype, strides, padding, out_hw):
@@ -344,21 +296,16 @@ def _choose(primitive, x_shape, w_shape, dtype, strides, padding, out_hw=None, s
     if key in _CHOICES:
         return _CHOICES[key]
     forms = _candidates(primitive, x_shape, w_shape, strides, padding, out_hw)
-    form = _disk_entries().get(key)
-    if form not in forms:
-        stock = _STOCK[primitive]
-        if len(forms) == 1:
-            form = stock
-        else:
-            with jax.ensure_compile_time_eval():  # run now, on concrete inputs, not inside the trace in progress
-                seconds = _time_forms(primitive, forms, x_shape, w_shape, dtype, strides, padding, out_hw)
-            fastest = min(seconds, key=seconds.get)
-            form = fastest if seconds[fastest] <= _MARGIN * seconds[stock] else stock
-            _log.info("conv form %s: %s (%s)", key, form,
-                      ", ".join(f"{f} {1e3 * s:.2f} ms" for f, s in seconds.items()))
-            _save(key, form)
-    _CHOICES[key] = form
-    return form
+    if len(forms) == 1:  # nothing to choose: no timing (the lhs form alone can take seconds on a CPU)
+        _CHOICES[key] = forms[0]
+        return forms[0]
+
+    def time_forms():
+        with jax.ensure_compile_time_eval():  # run now, on concrete inputs, not inside the trace in progress
+            return _time_forms(primitive, forms, x_shape, w_shape, dtype, strides, padding, out_hw)
+
+    return _conv_forms.pick(key, forms, _STOCK[primitive], time_forms, _CHOICES, _DISK, "conv_forms_jax.json",
+                            _fingerprint)
 
 
 def _in_symbolic_build():

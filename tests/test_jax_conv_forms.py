@@ -113,8 +113,6 @@ def _conv_lhs_dilations(fn, *args):
         for eqn in jaxpr.eqns:
             if eqn.primitive.name == "conv_general_dilated":
                 found.append(tuple(eqn.params["lhs_dilation"]))
-            for sub in jax.core.jaxprs_in_params(eqn.params) if hasattr(jax.core, "jaxprs_in_params") else ():
-                walk(sub)
             for value in eqn.params.values():
                 inner = getattr(value, "jaxpr", None)
                 if inner is not None and hasattr(inner, "eqns"):

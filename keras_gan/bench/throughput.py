@@ -223,11 +223,13 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
         result["conv_forms_mode"] = _conv.mode()
         result["conv_forms"] = _conv.choices()
     if keras.backend.backend() == "jax":
+        import jax
+
         from keras_gan import _conv_jax
 
         result["conv_forms_mode"] = _conv_jax.mode()
         result["conv_forms"] = _conv_jax.choices()
-        result["device"] = str(__import__("jax").devices()[0].device_kind)
+        result["device"] = str(jax.devices()[0].device_kind)
     return result
 
 
