@@ -130,13 +130,6 @@ def execution_steps(steps_per_execution, steps):
     return max(d for d in range(1, cap + 1) if steps % d == 0)
 
 
-def _backend_cap(steps_per_execution):
-    """``train.steps_per_execution`` as this Keras backend can run it: 1 on torch, whose trainer runs one step per call."""
-    import keras
-
-    return 1 if keras.backend.backend() == "torch" else steps_per_execution
-
-
 def use_steps_per_execution(model, steps_per_execution, steps):
     """Sets a compiled model to run :func:`execution_steps` steps per call for a ``fit`` of ``steps`` per epoch.
 
@@ -148,7 +141,9 @@ def use_steps_per_execution(model, steps_per_execution, steps):
     Returns:
         The steps per call now set.
     """
-    k = execution_steps(_backend_cap(steps_per_execution), steps)
+    from keras_gan.models import _backend
+
+    k = execution_steps(_backend.steps_per_execution(steps_per_execution), steps)
     if model.steps_per_execution != k:
         model.steps_per_execution = k
         model.train_function = None  # Keras builds it again for the new count
@@ -169,10 +164,11 @@ def compile_model(model, cfg, steps_per_epoch=None):
     """
     import keras
 
+    from keras_gan.models import _backend
     from keras_gan.optimizers import FusedAdam
 
     t = cfg.train
-    cap = _backend_cap(t.steps_per_execution)
+    cap = _backend.steps_per_execution(t.steps_per_execution)
     per_call = cap if steps_per_epoch is None else execution_steps(cap, steps_per_epoch)
 
     def optimizer(lr):

@@ -74,6 +74,20 @@ def jit_compile(value):
     return (backend() == "jax") if value is None else bool(value)
 
 
+def steps_per_execution(value):
+    """``steps_per_execution`` as this backend runs it: ``value``, except 1 on torch.
+
+    Keras' torch trainer runs one step per call (it raises for more); a config or a checkpoint written on
+    another backend may ask for more.
+
+    Example:
+
+    >>> steps_per_execution(22) == (1 if backend() == "torch" else 22)
+    True
+    """
+    return 1 if backend() == "torch" else int(value)
+
+
 def _unique(variables):
     seen, out = set(), []
     for v in variables:

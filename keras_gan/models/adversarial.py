@@ -636,8 +636,8 @@ class AdversarialModel(keras.Model):
         config = dict(config)
         for key in ("g_optimizer", "d_optimizer"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
-        if _backend.backend() == "torch":  # a checkpoint from another backend: Keras' torch trainer runs 1 per call
-            config["steps_per_execution"] = 1
+        if "steps_per_execution" in config:  # a checkpoint from another backend
+            config["steps_per_execution"] = _backend.steps_per_execution(config["steps_per_execution"])
         self.compile(**config)
 
 

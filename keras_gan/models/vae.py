@@ -322,6 +322,8 @@ class VAE(keras.Model):
     def compile_from_config(self, config):
         config = dict(config)
         config["optimizer"] = keras.saving.deserialize_keras_object(config["optimizer"])
+        if "steps_per_execution" in config:  # a checkpoint from another backend
+            config["steps_per_execution"] = _backend.steps_per_execution(config["steps_per_execution"])
         self.compile(**config)
 
     # ---------------------------------------------------------- distributions
