@@ -117,7 +117,8 @@ def _subpixel_transpose(x, w):
 
 def _patches(x, k):
     """The stride-2 SAME input patches of ``x``: ``[batch, out_h, out_w, k * k * channels]``."""
-    (top, bottom), (left, right) = _conv_forms.same_padding(x.shape[1], k, 2), _conv_forms.same_padding(x.shape[2], k, 2)
+    (top, bottom), (left, right) = (_conv_forms.same_padding(x.shape[1], k, 2),
+                                    _conv_forms.same_padding(x.shape[2], k, 2))
     x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
     return tf.image.extract_patches(x, [1, k, k, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
 

@@ -14,7 +14,7 @@ loaded and exported on its own.
 * :func:`mlp_generator` / :func:`mlp_discriminator`: small MLPs for 2-D data.
 * :class:`FusedBatchNormalization`, :class:`FastConv2D`,
   :class:`FastConv2DTranspose`: the Keras layers (same weights, arguments and
-  results) computed by faster TensorFlow kernels where those apply; the
+  results) computed by faster TensorFlow and JAX kernels where those apply; the
   DCGAN builders use them. ``keras-gan bench throughput`` measures the gain.
 """
 
@@ -181,7 +181,7 @@ def _jax_forms_apply(layer):
 
 @keras.saving.register_keras_serializable(package="keras_gan")
 class FastConv2D(layers.Conv2D):
-    """``keras.layers.Conv2D`` with faster TensorFlow kernels for stride-2 ``"same"`` layers.
+    """``keras.layers.Conv2D`` with faster TensorFlow and JAX kernels.
 
     Same weights, arguments and result as the Keras layer (which it
     subclasses). On the TensorFlow backend, a stride-2 ``"same"`` convolution
@@ -190,8 +190,11 @@ class FastConv2D(layers.Conv2D):
     shape: the stock kernel, one matrix product over the input patches, or a
     sub-pixel convolution (exact re-arrangements; chosen by timing them at the
     first trace and cached per machine class, or by a fixed rule: see
-    ``KERAS_GAN_CONV_FORMS`` in ``keras_gan/_conv.py``). Every other layer, and
-    every other backend, is plain Keras. The measured effect is in the
+    ``KERAS_GAN_CONV_FORMS`` in ``keras_gan/_conv.py``). On the JAX backend,
+    every channels-last, undilated ``"same"`` or ``"valid"`` convolution runs
+    through ``keras_gan/_conv_jax.py``, whose input gradient takes a fast form
+    (the transposed convolution's sub-pixel or matrix-product form). Every
+    other layer, and the torch backend, is plain Keras. The measured effect is in the
     README's throughput tables.
 
     Args:
@@ -220,7 +223,7 @@ class FastConv2D(layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package="keras_gan")
 class FastConv2DTranspose(layers.Conv2DTranspose):
-    """``keras.layers.Conv2DTranspose`` with faster TensorFlow kernels for stride-2 ``"same"`` layers.
+    """``keras.layers.Conv2DTranspose`` with faster TensorFlow and JAX kernels.
 
     Same weights, arguments and result as the Keras layer (which it
     subclasses). On the TensorFlow backend, a stride-2 ``"same"`` transposed
@@ -228,7 +231,11 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
     gradients, the form that is fastest on this machine for its shape (the
     stock kernel, a sub-pixel convolution: a stride-1 convolution to
     ``4 * filters`` channels then ``depth_to_space``, or one matrix product
-    over patches), as :class:`FastConv2D` does. Elsewhere it is plain Keras.
+    over patches), as :class:`FastConv2D` does. On the JAX backend (channels-last,
+    undilated, ``"same"`` or ``"valid"``, no ``output_padding``) it runs through
+    ``keras_gan/_conv_jax.py``: a custom gradient whose kernel gradient is the
+    strided convolution's filter gradient, not the zero-stuffed convolution JAX
+    derives from ``lax.conv_transpose`` (jax-ml/jax #31662). Elsewhere it is plain Keras.
 
     Args:
         *args, **kwargs: as for ``keras.layers.Conv2DTranspose``.

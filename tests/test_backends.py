@@ -103,8 +103,8 @@ def test_main_job_runs_as_shipped_on(tmp_path, backend):
     # a checkpoint written on TensorFlow (the main config: 22 steps per call) loads, compiled, on this backend
     tf_dir = str(tmp_path / "tf")
     _run([sys.executable, "-m", "keras_gan.cli", "train", "--output", tf_dir, "--quiet", "--epochs", "1"], "tensorflow")
-    code = ("import sys, glob, keras, keras_gan.models; m = keras.saving.load_model(sorted(glob.glob(sys.argv[1]))[-1]); "
-            "print('steps', m.steps_per_execution)")
+    code = ("import sys, glob, keras, keras_gan.models; "
+            "m = keras.saving.load_model(sorted(glob.glob(sys.argv[1]))[-1]); print('steps', m.steps_per_execution)")
     loaded = _run([sys.executable, "-c", code, os.path.join(tf_dir, "checkpoints", "*.keras")], backend).stdout
     assert f"steps {1 if backend == 'torch' else 22}" in loaded, loaded
 
