@@ -108,9 +108,9 @@ class FusedBatchNormalization(layers.BatchNormalization):
     (2, 4, 4, 3)
     """
 
-    def _fusable(self, inputs, mask):
+    def _fusable(self, inputs, mask, backend="tensorflow"):
         return (
-            keras.backend.backend() == "tensorflow"
+            keras.backend.backend() == backend
             and mask is None
             and not self.renorm
             and not self.synchronized
@@ -119,6 +119,8 @@ class FusedBatchNormalization(layers.BatchNormalization):
         )
 
     def call(self, inputs, training=None, mask=None):
+        if self._fusable(inputs, mask, "torch"):
+            return self._torch_call(inputs, training)
         if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
@@ -150,6 +152,25 @@ class FusedBatchNormalization(layers.BatchNormalization):
             )[0]
         return ops.cast(y, self.compute_dtype)
 
+    def _torch_call(self, inputs, training):
+        from keras_gan import _torch_ops
+
+        def tensor(v):
+            return ops.cast(v, "float32") if v is not None else None
+
+        gamma = tensor(self.gamma) if self.scale else None
+        beta = tensor(self.beta) if self.center else None
+        train = bool(training and self.trainable)
+        y, mean, variance = _torch_ops.batch_norm(
+            inputs, gamma, beta, tensor(self.moving_mean), tensor(self.moving_variance), self.epsilon, train
+        )
+        if train:
+            self.moving_mean.assign(self.moving_mean * self.momentum + ops.stop_gradient(mean) * (1.0 - self.momentum))
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+            )
+        return ops.cast(y, self.compute_dtype)
+
 
 def _fast_conv_applies(layer, inputs):
     return (
@@ -164,6 +185,18 @@ def _fast_conv_applies(layer, inputs):
         and getattr(layer, "output_padding", None) is None
         and inputs.shape[1] is not None
         and inputs.shape[2] is not None
+    )
+
+
+def _torch_ops_apply(layer):
+    """Whether ``layer`` runs through :mod:`keras_gan._torch_ops` (torch backend, forms not switched off)."""
+    if keras.backend.backend() != "torch":
+        return False
+    from keras_gan import _conv_forms, _torch_ops
+
+    return _conv_forms.mode() != "plain" and _torch_ops.applies(
+        layer.strides, layer.padding, layer.dilation_rate, layer.data_format, getattr(layer, "groups", 1),
+        getattr(layer, "output_padding", None),
     )
 
 
@@ -212,6 +245,10 @@ class FastConv2D(layers.Conv2D):
             from keras_gan import _conv_jax
 
             return _conv_jax.conv2d(inputs, ops.cast(kernel, inputs.dtype), self.strides, self.padding)
+        if _torch_ops_apply(self):
+            from keras_gan import _torch_ops
+
+            return _torch_ops.conv2d(inputs, ops.cast(kernel, inputs.dtype), self.strides, self.padding)
         if not _fast_conv_applies(self, inputs):
             return super().convolution_op(inputs, kernel)
         import tensorflow as tf
@@ -253,6 +290,11 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
 
             outputs = _conv_jax.conv2d_transpose(inputs, ops.cast(self.kernel, inputs.dtype), self.strides,
                                                  self.padding)
+        elif _torch_ops_apply(self):
+            from keras_gan import _torch_ops
+
+            outputs = _torch_ops.conv2d_transpose(inputs, ops.cast(self.kernel, inputs.dtype), self.strides,
+                                                  self.padding)
         elif not _fast_conv_applies(self, inputs):
             return super().call(inputs)
         else:

@@ -1,4 +1,4 @@
-"""Optimizers: Keras' Adam on TensorFlow's fused update kernel.
+"""Optimizers: Keras' Adam on TensorFlow's fused update kernel, and on torch's multi-tensor kernels.
 
 Example:
 
@@ -21,7 +21,11 @@ class FusedAdam(keras.optimizers.Adam):
     arguments, slot variables and saved state are Keras' exactly (the class
     subclasses it); only ``update_step`` differs, and only where the fused op
     applies: TensorFlow backend, no AMSGrad, a floating-point dense gradient.
-    Anywhere else it is Keras' Adam.
+    On the torch backend all variables are updated together with torch's
+    multi-tensor (``torch._foreach_*``) ops, which is what Keras does for its
+    own ``Adam`` there; Keras gives that path only to the exact ``Adam``
+    class, so a subclass fell back to ten ops per variable (10.6 of the 53 ms
+    digits step on this project's 2-core CPU). Anywhere else it is Keras' Adam.
 
     The rule, in both implementations (``t`` = iterations + 1)::
 
@@ -38,6 +42,15 @@ class FusedAdam(keras.optimizers.Adam):
     >>> w = keras.Variable([1.0, 2.0])
     >>> opt.apply([keras.ops.convert_to_tensor([0.1, -0.1])], [w])  # doctest: +SKIP
     """
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if keras.backend.backend() != "torch":
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        import torch
+        from keras.src.backend.torch.optimizers import torch_adam  # Keras' own multi-tensor Adam for torch
+
+        with torch.no_grad():
+            torch_adam.Adam._parallel_update_step(self, grads, trainable_variables, learning_rate)
 
     def update_step(self, gradient, variable, learning_rate):
         if keras.backend.backend() != "tensorflow" or self.amsgrad:

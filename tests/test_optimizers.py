@@ -116,3 +116,62 @@ def test_loss_scaling_and_serialization(tmp_path):
     opt = FusedAdam(learning_rate=3e-4, beta_1=0.5)
     back = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(opt))
     assert type(back) is FusedAdam and back.get_config() == opt.get_config()
+
+
+_TORCH_CHECK = r"""
+import json, sys
+import numpy as np
+import keras
+from keras_gan.optimizers import FusedAdam
+
+problem = json.loads(sys.argv[1])
+def run(make_opt, count=None):
+    ws = [keras.Variable(np.array(w0, "float32")) for w0 in problem["w0"]]
+    opt = make_opt()
+    opt.build(ws)
+    calls = [0]
+    plain = opt.update_step
+    def counting(*args):
+        calls[0] += 1
+        return plain(*args)
+    opt.update_step = counting
+    for gs in problem["grads"]:
+        opt.apply([keras.ops.convert_to_tensor(np.array(g, "float32")) for g in gs], ws)
+    return [keras.ops.convert_to_numpy(w).tolist() for w in ws], calls[0]
+kw = dict(learning_rate=1e-2, beta_1=0.5, beta_2=0.999, epsilon=1e-7)
+fused, fused_calls = run(lambda: FusedAdam(**kw))
+keras_adam, _ = run(lambda: keras.optimizers.Adam(**kw))
+ams, _ = run(lambda: FusedAdam(amsgrad=True, **kw))
+keras_ams, _ = run(lambda: keras.optimizers.Adam(amsgrad=True, **kw))
+print(json.dumps(dict(fused=fused, fused_calls=fused_calls, keras=keras_adam, ams=ams, keras_ams=keras_ams,
+                      backend=keras.backend.backend())))
+"""
+
+
+def test_torch_backend_updates_all_variables_together_with_keras_rule():
+    """On torch, FusedAdam takes Keras' multi-tensor path (no per-variable update_step) with Adam's numbers."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    w0 = [rng.normal(size=(4, 3)), rng.normal(size=(5,))]
+    grads = [[rng.normal(size=w.shape) for w in w0] for _ in range(6)]
+    problem = json.dumps({"w0": [w.tolist() for w in w0], "grads": [[g.tolist() for g in gs] for gs in grads]})
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", _TORCH_CHECK, problem], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "torch"
+    assert got["fused_calls"] == 0  # the multi-tensor path, not Keras' per-variable update_step
+    for i, w in enumerate(w0):
+        want = _numpy_adam(w.astype("float32"), [np.float32(gs[i]) for gs in grads], 1e-2, 0.5, 0.999, 1e-7)
+        np.testing.assert_allclose(got["fused"][i], want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got["fused"][i], got["keras"][i], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got["ams"][i], got["keras_ams"][i], rtol=1e-6, atol=1e-7)
+        assert np.abs(np.asarray(got["fused"][i]) - w).max() > 1e-2  # it moved

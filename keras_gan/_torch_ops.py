@@ -1,0 +1,160 @@
+"""Convolutions and batch norm on the torch backend, called on channels-last tensors without layout copies.
+
+Keras' torch backend runs a channels-last ``Conv2D`` as: permute to NCHW and
+copy (``.contiguous()``), copy again to the channels-last memory format, pad
+with ``F.pad`` (a third copy) for an asymmetric "same" padding, then
+``torch.conv2d``; ``Conv2DTranspose`` permutes and copies, computes the full
+``(H - 1) s + k`` output and crops it; ``BatchNormalization`` is nine separate
+ops (moments, subtract, multiply, add) and their gradients. PyTorch itself
+takes an ``NHWC`` tensor as an NCHW tensor in the channels-last *memory
+format* (a permuted view, no copy) and runs its oneDNN / cuDNN kernels on it
+directly, and batch norm as one ``native_batch_norm`` op. So do these
+functions, which :class:`~keras_gan.networks.FastConv2D`,
+:class:`~keras_gan.networks.FastConv2DTranspose` and
+:class:`~keras_gan.networks.FusedBatchNormalization` call on torch:
+
+* a "same" padding is symmetric or one larger after (``same_padding``): the
+  op's own symmetric ``padding`` takes the smaller half, ``F.pad`` only the
+  one extra row and column after (one copy, in the same memory format);
+* a transposed convolution is ``conv_transpose2d`` with the padding before
+  and, where the kernel and stride leave one row more, that last row cropped;
+* batch norm is ``torch.native_batch_norm`` with Keras' moving-statistics rule
+  (the biased batch variance, recovered from the op's saved inverse standard
+  deviation).
+
+Each is the same sum as Keras' op (tests compare forward and both gradients
+with the stock layers on the torch backend). Hand-written because Keras'
+torch ops copy to change layout and PyTorch has no channels-last functional
+entry point.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from keras_gan import _conv_forms
+
+
+def applies(strides, padding, dilation_rate, data_format, groups=1, output_padding=None):
+    """Whether :func:`conv2d` / :func:`conv2d_transpose` compute a Keras layer with these arguments.
+
+    Returns:
+        ``True`` for channels-last, undilated, ungrouped layers with ``"same"`` or ``"valid"``
+        padding and no ``output_padding``.
+
+    Example:
+
+    >>> applies((2, 2), "same", (1, 1), "channels_last")
+    True
+    >>> applies((1, 1), "same", (1, 1), "channels_first")
+    False
+    """
+    return (
+        padding in ("same", "valid")
+        and tuple(dilation_rate) == (1, 1)
+        and output_padding is None
+        and data_format == "channels_last"
+        and groups == 1
+    )
+
+
+def _nchw(x):
+    return x.permute(0, 3, 1, 2)  # NHWC storage seen as NCHW in the channels-last memory format
+
+
+def _nhwc(y):
+    return y.permute(0, 2, 3, 1)
+
+
+def conv2d(x, kernel, strides, padding):
+    """Keras' ``Conv2D`` (channels-last) as one ``torch.conv2d`` on the same memory.
+
+    Args:
+        x: ``[batch, height, width, channels]`` tensor.
+        kernel: Keras kernel ``[kh, kw, in, out]``.
+        strides: ``(sh, sw)``.
+        padding: ``"same"`` or ``"valid"``.
+
+    Returns:
+        ``[batch, out_height, out_width, out]``, as ``keras.ops.conv``.
+
+    Example:
+
+    >>> y = conv2d(torch.ones(2, 8, 8, 3), torch.ones(5, 5, 3, 4), (2, 2), "same")
+    >>> tuple(y.shape)
+    (2, 4, 4, 4)
+    """
+    x, pads = _nchw(x), (0, 0)
+    if padding == "same":
+        (top, bottom), (left, right) = (_conv_forms.same_padding(x.shape[2], kernel.shape[0], strides[0]),
+                                        _conv_forms.same_padding(x.shape[3], kernel.shape[1], strides[1]))
+        pads = (top, left)
+        if (top, left) != (bottom, right):  # one row (column) more after: that row explicitly, the rest in the op
+            x = F.pad(x, (0, right - left, 0, bottom - top))
+    y = torch.conv2d(x, kernel.permute(3, 2, 0, 1), stride=tuple(strides), padding=pads)
+    return _nhwc(y)
+
+
+def conv2d_transpose(x, kernel, strides, padding):
+    """Keras' ``Conv2DTranspose`` (channels-last, no ``output_padding``) as one ``torch.conv_transpose2d``.
+
+    Args:
+        x: ``[batch, height, width, channels]`` tensor.
+        kernel: Keras kernel ``[kh, kw, out, in]``.
+        strides: ``(sh, sw)``.
+        padding: ``"same"`` or ``"valid"``.
+
+    Returns:
+        ``[batch, out_height, out_width, out]``, as ``keras.ops.conv_transpose``.
+
+    Example:
+
+    >>> y = conv2d_transpose(torch.ones(2, 4, 4, 8), torch.ones(5, 5, 3, 8), (2, 2), "same")
+    >>> tuple(y.shape)
+    (2, 8, 8, 3)
+    """
+    pads, extra, out = [], [], []
+    for i in range(2):
+        size, k, s = x.shape[1 + i], kernel.shape[i], strides[i]
+        target = size * s if padding == "same" else (size - 1) * s + max(k, s)
+        before = _conv_forms.same_padding(target, k, s)[0] if padding == "same" else 0
+        natural = (size - 1) * s - 2 * before + k
+        pads.append(before)
+        extra.append(max(target - natural, 0))
+        out.append(target)
+    y = torch.conv_transpose2d(_nchw(x), kernel.permute(3, 2, 0, 1), stride=tuple(strides), padding=tuple(pads),
+                               output_padding=tuple(extra))
+    if tuple(y.shape[2:]) != tuple(out):
+        y = y[:, :, : out[0], : out[1]]
+    return _nhwc(y)
+
+
+def batch_norm(x, gamma, beta, moving_mean, moving_variance, epsilon, training):
+    """Batch norm over the last axis of an ``[N, H, W, C]`` tensor as one ``native_batch_norm``.
+
+    Args:
+        x: the input (16-bit inputs are normalized in float32, as Keras does).
+        gamma, beta: ``[C]`` scale and offset tensors (``None``: 1 and 0).
+        moving_mean, moving_variance: ``[C]`` tensors; used when not ``training``.
+        epsilon: added to the variance.
+        training: normalize with the batch's statistics.
+
+    Returns:
+        ``(y, mean, variance)``: ``y`` in float32; in training the batch mean
+        and *biased* variance (Keras' moving-average rule), else ``None, None``.
+
+    Example:
+
+    >>> x = torch.arange(24.0).reshape(2, 2, 2, 3)
+    >>> y, mean, var = batch_norm(x, None, None, None, None, 1e-3, True)
+    >>> [round(float(v), 3) for v in mean]
+    [10.5, 11.5, 12.5]
+    """
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    if training:
+        y, mean, invstd = torch.native_batch_norm(_nchw(x), gamma, beta, None, None, True, 0.0, epsilon)
+        with torch.no_grad():
+            variance = invstd.reciprocal().square() - epsilon
+        return _nhwc(y), mean, variance
+    y = torch.native_batch_norm(_nchw(x), gamma, beta, moving_mean, moving_variance, False, 0.0, epsilon)[0]
+    return _nhwc(y), None, None
