@@ -3,7 +3,7 @@
 Each 5x5 stride-2 "same" convolution of a training step is three computations
 (forward, input gradient, filter gradient). This times each, for each layer
 shape of ``--cases dcgan64`` (batch 64, float32), with TensorFlow's stock ops
-(timed as graphs, best of several, as ``keras_gan._conv`` times its forms) and
+(timed as graphs, best of several, as ``keras_gan.kernels._tf`` times its forms) and
 with PyTorch (``torch.ops.aten.convolution_backward``, in its own process), and
 prints the ratio per primitive. It answers whether a whole-step gap between the
 two frameworks is in the convolution kernels or around them.
@@ -44,7 +44,7 @@ print(json.dumps(out))
 def _tensorflow():
     import tensorflow as tf
 
-    from keras_gan import _conv
+    from keras_gan.kernels import _tf as _conv
 
     out = {}
     for s, ci, co in LAYERS:

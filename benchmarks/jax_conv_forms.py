@@ -5,9 +5,9 @@ times its forward pass, its input gradient and its kernel gradient separately, e
 function, median of several runs after warm-up:
 
 * ``stock``: ``keras.ops.conv_transpose`` / ``keras.ops.conv`` (what ``keras.layers.Conv2DTranspose`` runs);
-* ``lhs`` / ``subpixel`` / ``subgemm`` (transposed convolutions): ``keras_gan._conv_jax``'s transposed
+* ``lhs`` / ``subpixel`` / ``subgemm`` (transposed convolutions): ``keras_gan.kernels._jax``'s transposed
   convolution with that forward form, whose gradients are the strided convolution and its filter gradient;
-* ``plain`` / ``gemm`` (convolutions): ``keras_gan._conv_jax``'s convolution in that form, its input gradient
+* ``plain`` / ``gemm`` (convolutions): ``keras_gan.kernels._jax``'s convolution in that form, its input gradient
   in the sub-pixel form;
 * ``torch`` (with ``--torch``): the same layer in PyTorch (``conv_transpose2d`` / ``conv2d``, NCHW, what
   ``benchmarks/torch_dcgan.py`` runs on a CPU), forward and each gradient by ``torch.autograd.grad``: the
@@ -34,7 +34,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 
-from keras_gan import _conv_jax  # noqa: E402
+from keras_gan.kernels import _jax as _conv_jax  # noqa: E402
 
 
 def layers(size, channels, base, n, kernel=5):

@@ -650,7 +650,8 @@ def export_onnx(
 
     fn = _serving_function(spec, uint8)
     if optimize:
-        from keras_gan import _conv, _onnx_graph
+        from keras_gan import _onnx_graph
+        from keras_gan.kernels import _tf as _conv
 
         with _conv._forced_mode("plain"):  # ONNX ConvTranspose / Conv; _onnx_graph picks the faster forms
             proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=int(opset))

@@ -153,7 +153,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return ops.cast(y, self.compute_dtype)
 
     def _torch_call(self, inputs, training):
-        from keras_gan import _torch_ops
+        from keras_gan.kernels import _torch as _torch_ops
 
         def tensor(v):
             return ops.cast(v, "float32") if v is not None else None
@@ -189,10 +189,11 @@ def _fast_conv_applies(layer, inputs):
 
 
 def _torch_ops_apply(layer):
-    """Whether ``layer`` runs through :mod:`keras_gan._torch_ops` (torch backend, forms not switched off)."""
+    """Whether ``layer`` runs through :mod:`keras_gan.kernels._torch` (torch backend, forms not switched off)."""
     if keras.backend.backend() != "torch":
         return False
-    from keras_gan import _conv_forms, _torch_ops
+    from keras_gan.kernels import _forms as _conv_forms
+    from keras_gan.kernels import _torch as _torch_ops
 
     return _conv_forms.mode() != "plain" and _torch_ops.applies(
         layer.strides, layer.padding, layer.dilation_rate, layer.data_format, getattr(layer, "groups", 1),
@@ -201,10 +202,10 @@ def _torch_ops_apply(layer):
 
 
 def _jax_forms_apply(layer):
-    """Whether ``layer`` runs through :mod:`keras_gan._conv_jax` (JAX backend, forms not switched off)."""
+    """Whether ``layer`` runs through :mod:`keras_gan.kernels._jax` (JAX backend, forms not switched off)."""
     if keras.backend.backend() != "jax":
         return False
-    from keras_gan import _conv_jax
+    from keras_gan.kernels import _jax as _conv_jax
 
     return _conv_jax.mode() != "plain" and _conv_jax.applies(
         layer.strides, layer.padding, layer.dilation_rate, layer.data_format, getattr(layer, "groups", 1),
@@ -223,9 +224,9 @@ class FastConv2D(layers.Conv2D):
     shape: the stock kernel, one matrix product over the input patches, or a
     sub-pixel convolution (exact re-arrangements; chosen by timing them at the
     first trace and cached per machine class, or by a fixed rule: see
-    ``KERAS_GAN_CONV_FORMS`` in ``keras_gan/_conv.py``). On the JAX backend,
+    ``KERAS_GAN_CONV_FORMS`` in ``keras_gan/kernels/_tf.py``). On the JAX backend,
     every channels-last, undilated ``"same"`` or ``"valid"`` convolution runs
-    through ``keras_gan/_conv_jax.py``, whose input gradient takes a fast form
+    through ``keras_gan/kernels/_jax.py``, whose input gradient takes a fast form
     (the transposed convolution's sub-pixel or matrix-product form). Every
     other layer, and the torch backend, is plain Keras. The measured effect is in the
     README's throughput tables.
@@ -242,18 +243,18 @@ class FastConv2D(layers.Conv2D):
 
     def convolution_op(self, inputs, kernel):
         if _jax_forms_apply(self):
-            from keras_gan import _conv_jax
+            from keras_gan.kernels import _jax as _conv_jax
 
             return _conv_jax.conv2d(inputs, ops.cast(kernel, inputs.dtype), self.strides, self.padding)
         if _torch_ops_apply(self):
-            from keras_gan import _torch_ops
+            from keras_gan.kernels import _torch as _torch_ops
 
             return _torch_ops.conv2d(inputs, ops.cast(kernel, inputs.dtype), self.strides, self.padding)
         if not _fast_conv_applies(self, inputs):
             return super().convolution_op(inputs, kernel)
         import tensorflow as tf
 
-        from keras_gan import _conv
+        from keras_gan.kernels import _tf as _conv
 
         return _conv.conv2d(inputs, tf.convert_to_tensor(kernel))  # a tensor (autocast), not the variable
 
@@ -270,7 +271,7 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
     ``4 * filters`` channels then ``depth_to_space``, or one matrix product
     over patches), as :class:`FastConv2D` does. On the JAX backend (channels-last,
     undilated, ``"same"`` or ``"valid"``, no ``output_padding``) it runs through
-    ``keras_gan/_conv_jax.py``: a custom gradient whose kernel gradient is the
+    ``keras_gan/kernels/_jax.py``: a custom gradient whose kernel gradient is the
     strided convolution's filter gradient, not the zero-stuffed convolution JAX
     derives from ``lax.conv_transpose`` (jax-ml/jax #31662). Elsewhere it is plain Keras.
 
@@ -286,12 +287,12 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
 
     def call(self, inputs):
         if _jax_forms_apply(self):
-            from keras_gan import _conv_jax
+            from keras_gan.kernels import _jax as _conv_jax
 
             outputs = _conv_jax.conv2d_transpose(inputs, ops.cast(self.kernel, inputs.dtype), self.strides,
                                                  self.padding)
         elif _torch_ops_apply(self):
-            from keras_gan import _torch_ops
+            from keras_gan.kernels import _torch as _torch_ops
 
             outputs = _torch_ops.conv2d_transpose(inputs, ops.cast(self.kernel, inputs.dtype), self.strides,
                                                   self.padding)
@@ -300,7 +301,7 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
         else:
             import tensorflow as tf
 
-            from keras_gan import _conv
+            from keras_gan.kernels import _tf as _conv
 
             outputs = _conv.conv2d_transpose(
                 inputs, tf.convert_to_tensor(self.kernel), (2 * inputs.shape[1], 2 * inputs.shape[2])

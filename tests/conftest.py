@@ -10,7 +10,7 @@ import tempfile
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Convolution forms by the fixed rule, not by timing: every test process takes the same forms, so runs in
-# different processes (resume, multi-worker) compute the same sums bit for bit (keras_gan/_conv.py).
+# different processes (resume, multi-worker) compute the same sums bit for bit (keras_gan/kernels/_tf.py).
 os.environ.setdefault("KERAS_GAN_CONV_FORMS", "static")
 os.environ.setdefault("KERAS_GAN_DATA_DIR", os.path.join(tempfile.gettempdir(), "keras_gan_test_data"))
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import _conv, networks
+from keras_gan import networks
+from keras_gan.kernels import _tf as _conv
 
 
 def _t(rng, *shape):
@@ -255,7 +256,7 @@ def test_thread_count_set_by_the_environment_reaches_the_cache_key():
     import subprocess
     import sys
 
-    code = ("from keras_gan import _conv; import tensorflow as tf; tf.constant(1.0) + 1.0; "
+    code = ("from keras_gan.kernels import _tf as _conv; import tensorflow as tf; tf.constant(1.0) + 1.0; "
             "print(_conv.intra_op_threads(), _conv._fingerprint().rsplit('|', 1)[-1])")
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

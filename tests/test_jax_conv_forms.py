@@ -1,4 +1,4 @@
-"""keras_gan._conv_jax: the JAX backend's convolution forms against Keras' own JAX ops.
+"""keras_gan.kernels._jax: the JAX backend's convolution forms against Keras' own JAX ops.
 
 Every form of the transposed convolution and of the strided convolution is checked against
 ``keras.src.backend.jax.nn.conv_transpose`` / ``conv`` (what ``keras.layers.Conv2DTranspose`` / ``Conv2D``
@@ -19,7 +19,7 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 from keras.src.backend.jax import nn as keras_jax_nn  # noqa: E402
 
-from keras_gan import _conv_jax  # noqa: E402
+from keras_gan.kernels import _jax as _conv_jax  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

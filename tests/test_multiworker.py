@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gan import _keras_compat, models
+from keras_gan import models
+from keras_gan.models import _keras_compat
 
 WORKER = os.path.join(os.path.dirname(__file__), "_multiworker_worker.py")
 

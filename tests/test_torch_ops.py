@@ -1,4 +1,4 @@
-"""keras_gan._torch_ops: the torch backend's channels-last convolutions and batch norm against Keras' torch ops.
+"""keras_gan.kernels._torch: the torch backend's channels-last convolutions and batch norm against Keras' torch ops.
 
 Each op is compared with what the stock Keras layer runs on torch (``keras.src.backend.torch.nn.conv`` /
 ``conv_transpose``, Keras' batch-norm arithmetic): output, input gradient, kernel gradient and, for the
@@ -28,7 +28,7 @@ import json, sys
 import numpy as np
 import torch
 from keras.src.backend.torch import nn as keras_torch_nn
-from keras_gan import _torch_ops
+from keras_gan.kernels import _torch as _torch_ops
 
 CASES = json.loads(sys.argv[1])
 

@@ -217,7 +217,7 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
               "peak_rss_mb": peak_rss_mb(), "backend": keras.backend.backend(), "keras": keras.__version__,
               "jit_compile": bool(model.jit_compile)}
     if keras.backend.backend() == "tensorflow":
-        from keras_gan import _conv
+        from keras_gan.kernels import _tf as _conv
 
         result["intra_op_threads"] = _conv.intra_op_threads()
         result["conv_forms_mode"] = _conv.mode()
@@ -225,7 +225,7 @@ def _keras_worker(case, steps, jit, precision="float32", plain=False):
     if keras.backend.backend() == "jax":
         import jax
 
-        from keras_gan import _conv_jax
+        from keras_gan.kernels import _jax as _conv_jax
 
         result["conv_forms_mode"] = _conv_jax.mode()
         result["conv_forms"] = _conv_jax.choices()
@@ -506,7 +506,7 @@ def machine_info(matmul_gflops=None):
         A dict with ``cpu``, ``avx512`` (bool), ``cores``, ``gpus`` (names from
         ``nvidia-smi``, empty without one), ``matmul_gflops`` and a one-line ``summary``.
     """
-    from keras_gan import _machine
+    from keras_gan.kernels import _machine
 
     cpu, flags = _machine.cpu_model_and_flags()
     gpus = []

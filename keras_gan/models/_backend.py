@@ -52,7 +52,7 @@ def run_step(model, step, args, groups):
         (data,) = args
         logs = step(data)
         if backend() == "tensorflow":
-            from keras_gan import _keras_compat
+            from keras_gan.models import _keras_compat
 
             logs = _keras_compat.step_logs(model.distribute_strategy, logs)
         return logs

@@ -1,6 +1,6 @@
 """The CPU this process runs on, read once from ``/proc/cpuinfo``.
 
-Shared by the convolution-form cache key (:mod:`keras_gan._conv`) and the
+Shared by the convolution-form cache key (:mod:`keras_gan.kernels._tf`) and the
 benchmarks' machine record (:mod:`keras_gan.bench.throughput`). Imports
 nothing heavy: the benchmark also runs on GPU machines without TensorFlow.
 """

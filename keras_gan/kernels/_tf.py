@@ -53,7 +53,7 @@ import time
 
 import tensorflow as tf
 
-from keras_gan import _conv_forms
+from keras_gan.kernels import _forms as _conv_forms
 
 MODES = _conv_forms.MODES
 

@@ -1,4 +1,4 @@
-"""What the TensorFlow and JAX convolution-form choosers share (``keras_gan._conv``, ``keras_gan._conv_jax``).
+"""What the TensorFlow and JAX convolution-form choosers share (``keras_gan.kernels._tf``, ``keras_gan.kernels._jax``).
 
 The ``KERAS_GAN_CONV_FORMS`` mode, the stride-2 "same" padding and sub-pixel index arithmetic, the CPU part
 of a machine key, and :func:`pick`: take a shape's form from this process, else from the on-disk cache, else
@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from keras_gan import _machine
+from keras_gan.kernels import _machine
 
 MODES = ("autotune", "static", "plain")
 ENV = "KERAS_GAN_CONV_FORMS"

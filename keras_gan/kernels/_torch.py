@@ -31,7 +31,7 @@ entry point.
 import torch
 import torch.nn.functional as F
 
-from keras_gan import _conv_forms
+from keras_gan.kernels import _forms as _conv_forms
 
 
 def applies(strides, padding, dilation_rate, data_format, groups=1, output_padding=None):

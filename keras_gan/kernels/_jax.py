@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from keras_gan import _conv_forms
+from keras_gan.kernels import _forms as _conv_forms
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
 _STOCK = {"transpose": "lhs", "conv": "plain"}
