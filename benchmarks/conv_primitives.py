@@ -82,7 +82,7 @@ def main(argv=None):
             report["seconds"].setdefault(layer, {})[p] = {"tensorflow": t, "torch": p_t, "torch_over_tf": p_t / t}
         print(row)
     if args.json:
-        from keras_gan.runs import write_json
+        from keras_gan.files import write_json
 
         write_json(args.json, report)
     return 0

@@ -4,7 +4,7 @@
 so few images one draw moves by about +-0.4 FID, as much as the settings compared in the README's
 quality table. This script scores each run's last checkpoint over ``--draws`` draws (noise seeds
 1000, 1001, ...), with the same extractor (the embedded digits classifier) and the same
-:func:`keras_gan.metrics.fid`, and reports the smallest share of any class among the generated
+:func:`keras_gan.evaluation.metrics.fid`, and reports the smallest share of any class among the generated
 digits (by the classifier's argmax; 0.1 each for balanced digits) as the coverage check.
 
 Usage::
@@ -21,11 +21,11 @@ import numpy as np
 
 def score(run_dir, extractor, real_features, draws):
     """FID per draw and the mean smallest class share of one run's last checkpoint."""
-    from keras_gan import checkpointing
+    from keras_gan.training import checkpointing
 
     model = checkpointing.load_keras_file(checkpointing.list_checkpoints(run_dir)[-1].path)
     fids, smallest = [], []
-    from keras_gan import metrics
+    from keras_gan.evaluation import metrics
 
     for d in range(draws):
         out = extractor(model.generate(1437, seed=1000 + d))  # as many as the train split, as evaluate does
@@ -44,8 +44,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.draws < 1:
         parser.error(f"--draws {args.draws} must be >= 1")
-    from keras_gan import data, features, metrics, models  # noqa: F401 (models: the classes load_model needs)
-    from keras_gan.runs import write_json
+    from keras_gan import data, models
+    from keras_gan.evaluation import features
+    from keras_gan.evaluation import metrics  # noqa: F401 (models: the classes load_model needs)
+    from keras_gan.files import write_json
 
     extractor = features.get_extractor("digits")
     test, _ = data.load_arrays("digits", "test")

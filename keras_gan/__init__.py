@@ -24,8 +24,22 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.2.0"
 
 # Every submodule loads on first use: keras_gan.models, keras_gan.data, keras_gan.export, ...
-_LAZY = ("analysis", "backends", "callbacks", "config", "data", "divergences", "export", "features", "images",
-         "losses", "metrics", "models", "networks", "optimizers", "runs", "trainer")
+_LAZY = ("analysis", "backends", "config", "data", "divergences", "evaluation", "export", "kernels", "losses",
+         "models", "networks", "optimizers", "training")
+
+#: Modules that moved into the package's folders (issue 29), importable under their old names too: the same
+#: module objects, so ``from keras_gan.metrics import evaluate`` and ``keras_gan.runs.load_run`` keep working.
+MOVED = {
+    "callbacks": "training.callbacks",
+    "checkpointing": "training.checkpointing",
+    "features": "evaluation.features",
+    "images": "evaluation.images",
+    "metrics": "evaluation.metrics",
+    "runs": "training.runs",
+    "trainer": "training.trainer",
+    "vae": "models.vae",
+    "vae_analysis": "analysis.vae",
+}
 
 
 def __getattr__(name):
@@ -33,6 +47,39 @@ def __getattr__(name):
 
     if name in _LAZY:
         return importlib.import_module(f"keras_gan.{name}")
-    if name == "vae":  # the VAE moved into keras_gan.models; keep the old name working
-        return importlib.import_module("keras_gan.models.vae")
+    if name in MOVED:
+        return importlib.import_module(f"keras_gan.{MOVED[name]}")
     raise AttributeError(f"module 'keras_gan' has no attribute {name!r}")
+
+
+def _install_moved_module_finder():
+    """``import keras_gan.<old name>`` yields the moved module itself (no copy, no second import)."""
+    import importlib
+    import importlib.abc
+    import importlib.util
+    import sys
+
+    class _Alias(importlib.abc.Loader):
+        def __init__(self, target):
+            self.target = target
+
+        def create_module(self, spec):
+            return importlib.import_module(self.target)
+
+        def exec_module(self, module):
+            pass
+
+    class _Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path, target=None):
+            prefix, _, name = fullname.partition(".")
+            if prefix != __name__ or name not in MOVED:
+                return None
+            return importlib.util.spec_from_loader(fullname, _Alias(f"{__name__}.{MOVED[name]}"))
+
+    if not any(type(f).__name__ == "_Finder" and getattr(f, "package", None) == __name__ for f in sys.meta_path):
+        finder = _Finder()
+        finder.package = __name__
+        sys.meta_path.append(finder)
+
+
+_install_moved_module_finder()

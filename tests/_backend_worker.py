@@ -62,7 +62,7 @@ def grads(out):
 def step(out, strategy="default"):
     import keras
 
-    from keras_gan import trainer
+    from keras_gan.training import trainer
 
     dist = trainer.make_strategy(strategy, model_parallel_size=2 if strategy == "model_parallel" else None)
     with dist.scope():

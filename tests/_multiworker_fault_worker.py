@@ -2,10 +2,10 @@
 
 Usage: python _multiworker_fault_worker.py INDEX PORT0 PORT1 DIE_AT_STEP TIMEOUT HOW
 Both workers train a small GAN under MultiWorkerMirroredStrategy with a
-:class:`keras_gan.callbacks.StepWatchdog`; worker INDEX == 1 stops at step
+:class:`keras_gan.training.callbacks.StepWatchdog`; worker INDEX == 1 stops at step
 DIE_AT_STEP: HOW = kill (SIGKILL: its sockets close, as a crashed process)
 or stop (SIGSTOP: it hangs with its sockets open, as a machine that vanished).
-Errors of the collectives end in keras_gan.checkpointing.cluster_error's line.
+Errors of the collectives end in keras_gan.training.checkpointing.cluster_error's line.
 """
 
 import json
@@ -27,7 +27,8 @@ strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
 import keras  # noqa: E402
 
-from keras_gan import callbacks, models  # noqa: E402
+from keras_gan import models
+from keras_gan.training import callbacks  # noqa: E402
 
 GLOBAL, STEPS = 16, 400
 x = np.random.default_rng(0).normal(size=(GLOBAL * STEPS, 2)).astype("float32")
@@ -49,7 +50,7 @@ try:
     model.fit(data, epochs=1, steps_per_epoch=STEPS, verbose=0,
               callbacks=[Die(), callbacks.StepWatchdog(timeout, first_timeout=120)])
 except Exception as e:  # noqa: BLE001
-    from keras_gan.checkpointing import cluster_error
+    from keras_gan.training.checkpointing import cluster_error
 
     line = cluster_error(e)
     if line is None:

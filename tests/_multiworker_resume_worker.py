@@ -23,7 +23,7 @@ os.environ["TF_CONFIG"] = json.dumps(
 from keras_gan import cli  # noqa: E402
 
 if die_at > 0:
-    from keras_gan import trainer  # noqa: E402  (imports Keras: the backend is tensorflow, set by the caller)
+    from keras_gan.training import trainer  # noqa: E402  (imports Keras: the backend is tensorflow, set by the caller)
 
     import keras  # noqa: E402
 

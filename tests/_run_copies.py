@@ -7,7 +7,7 @@ import shutil
 import keras
 import numpy as np
 
-from keras_gan import checkpointing
+from keras_gan.training import checkpointing
 
 
 def weights(path):

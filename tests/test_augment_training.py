@@ -17,7 +17,10 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from keras_gan import augment, checkpointing, config, models, runs, trainer
+from keras_gan import augment, config, models
+from keras_gan.training import checkpointing
+from keras_gan.training import runs
+from keras_gan.training import trainer
 from keras_gan.models import adversarial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

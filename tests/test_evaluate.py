@@ -8,7 +8,9 @@ import types
 import numpy as np
 import pytest
 
-from keras_gan import cli, data, features, metrics
+from keras_gan import cli, data
+from keras_gan.evaluation import features
+from keras_gan.evaluation import metrics
 from keras_gan.commands import evaluate as evaluate_cmd
 
 
@@ -95,7 +97,7 @@ def test_cli_generated_equal_to_baseline_gives_equal_numbers(digits, monkeypatch
 
 def test_cli_end_to_end_on_a_run_directory(tmp_path, capsys):
     from keras_gan import config as config_lib
-    from keras_gan import runs
+    from keras_gan.training import runs
 
     cfg = config_lib.from_dict({"model": {"base_filters": 8, "latent_dim": 8}})
     run_dir = str(tmp_path / "run")

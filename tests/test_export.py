@@ -612,7 +612,8 @@ def test_client_draws_follow_the_prior():
 # --------------------------------------------------------------- CLI, bench
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from keras_gan import config, runs
+    from keras_gan import config
+    from keras_gan.training import runs
 
     cfg = config.from_dict({"model": {"latent_dim": 16, "base_filters": 8, "num_upsamplings": 2}})
     model = runs.build_model(cfg, sample_shape=(8, 8, 1))

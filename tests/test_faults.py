@@ -152,7 +152,7 @@ def _cfg(epochs=2):
 @pytest.fixture(scope="module")
 def mlp_run(tmp_path_factory):
     """A real 2-epoch run (checkpoints after epochs 1 and 2)."""
-    from keras_gan import trainer
+    from keras_gan.training import trainer
 
     run = tmp_path_factory.mktemp("mlp") / "run"
     trainer.train(_cfg(), str(run), verbose=0)
@@ -233,7 +233,8 @@ def test_cli(paths, capsys, case_id, tried, argv, code, text):
 def test_truncated_newest_checkpoint_falls_back_and_resume_recovers(mlp_run, tmp_path, capfd):
     import keras
 
-    from keras_gan import checkpointing, trainer
+    from keras_gan.training import checkpointing
+    from keras_gan.training import trainer
 
     run = tmp_path / "run"
     shutil.copytree(mlp_run, run)
@@ -252,7 +253,7 @@ def test_truncated_newest_checkpoint_falls_back_and_resume_recovers(mlp_run, tmp
 
 
 def test_flipped_byte_is_caught_by_the_checksum(mlp_run, tmp_path, capfd):
-    from keras_gan import checkpointing
+    from keras_gan.training import checkpointing
 
     run = tmp_path / "run"
     shutil.copytree(mlp_run, run)
@@ -273,7 +274,7 @@ def test_flipped_byte_is_caught_by_the_checksum(mlp_run, tmp_path, capfd):
 
 
 def test_a_broken_write_is_never_kept(tmp_path):
-    from keras_gan import checkpointing
+    from keras_gan.training import checkpointing
 
     class Broken:
         def save(self, path):
@@ -289,7 +290,7 @@ def test_a_broken_write_is_never_kept(tmp_path):
 
 
 def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capfd):
-    from keras_gan import checkpointing
+    from keras_gan.training import checkpointing
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -302,7 +303,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capfd):
 
 
 def test_live_lock_is_refused(tmp_path):
-    from keras_gan import checkpointing
+    from keras_gan.training import checkpointing
     from keras_gan.errors import UsageError
 
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -319,7 +320,7 @@ def test_live_lock_is_refused(tmp_path):
 def test_training_holds_the_lock_and_releases_it(tmp_path):
     import keras
 
-    from keras_gan import trainer
+    from keras_gan.training import trainer
 
     seen = []
 

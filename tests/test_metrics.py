@@ -1,4 +1,4 @@
-"""Tests of keras_gan.metrics and keras_gan.features against independent computations."""
+"""Tests of keras_gan.evaluation.metrics and keras_gan.evaluation.features against independent computations."""
 
 import math
 import os
@@ -8,7 +8,8 @@ import pytest
 import scipy.linalg
 import scipy.stats
 
-from keras_gan import features, metrics
+from keras_gan.evaluation import features
+from keras_gan.evaluation import metrics
 
 
 @pytest.fixture(scope="module")

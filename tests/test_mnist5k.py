@@ -8,7 +8,8 @@ import types
 import numpy as np
 import pytest
 
-from keras_gan import config, data, features, networks
+from keras_gan import config, data, networks
+from keras_gan.evaluation import features
 from keras_gan.errors import UsageError
 
 

@@ -58,7 +58,8 @@ def test_watchdog_fires_when_no_step_ends_in_time():
     import keras
     import numpy as np
 
-    from keras_gan import callbacks, models
+    from keras_gan import models
+    from keras_gan.training import callbacks
 
     fired = []
 
@@ -79,7 +80,8 @@ def test_watchdog_fires_when_no_step_ends_in_time():
 def test_watchdog_stays_quiet_on_a_healthy_run():
     import numpy as np
 
-    from keras_gan import callbacks, models
+    from keras_gan import models
+    from keras_gan.training import callbacks
 
     fired = []
     dog = callbacks.StepWatchdog(5.0, exit=fired.append)

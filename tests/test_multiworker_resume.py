@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from keras_gan import checkpointing
+from keras_gan.training import checkpointing
 
 WORKER = os.path.join(os.path.dirname(__file__), "_multiworker_resume_worker.py")
 

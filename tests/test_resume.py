@@ -13,7 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gan import checkpointing, config, trainer
+from keras_gan import config
+from keras_gan.training import checkpointing
+from keras_gan.training import trainer
 from keras_gan.commands import train as train_cmd
 from keras_gan.errors import UsageError
 
@@ -169,7 +171,7 @@ def test_resume_allows_the_documented_overrides(reference, tmp_path):
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
     # the README's list of keys allowed on --resume is exactly the code's
     start = readme.index("Keys allowed on `--resume`:")
-    end = readme.index("(`keras_gan.checkpointing.RESUME_OVERRIDES`", start)
+    end = readme.index("(`keras_gan.training.checkpointing.RESUME_OVERRIDES`", start)
     listed = re.findall(r"`(\w+\.\w+)`", readme[start:end])
     assert sorted(listed) == sorted(checkpointing.RESUME_OVERRIDES), "README's resume overrides differ from the code"
 
@@ -202,7 +204,7 @@ def test_resume_with_set_train_backend_trains_on_that_backend(tmp_path):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained on jax" in done.stdout and "epochs 2..2" in done.stdout, done.stdout[-3000:]
-    from keras_gan import runs
+    from keras_gan.training import runs
 
     assert runs.load_config(str(run)).train.backend == "jax"
     history = json.loads((run / "history.json").read_text())

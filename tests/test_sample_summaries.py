@@ -8,7 +8,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from keras_gan import callbacks
+from keras_gan.training import callbacks
 
 
 class _Generator:

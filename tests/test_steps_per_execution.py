@@ -5,7 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from keras_gan import checkpointing, config, runs, trainer
+from keras_gan import config
+from keras_gan.training import checkpointing
+from keras_gan.training import runs
+from keras_gan.training import trainer
 
 from _run_copies import assert_same_weights, copy_until
 

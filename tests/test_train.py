@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import callbacks, config, models, runs, trainer
+from keras_gan import config, models
+from keras_gan.training import callbacks
+from keras_gan.training import runs
+from keras_gan.training import trainer
 
 TINY = ["--set", "model.base_filters=8", "--set", "model.latent_dim=16", "--set", "data.batch_size=32",
         "--set", "train.num_sample_images=16"]

@@ -236,7 +236,7 @@ def test_cli_train_one_epoch(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert os.path.isfile(out / "checkpoints" / "epoch-0001.keras")
     assert os.path.isfile(out / "samples" / "epoch_0001.png")
-    from keras_gan import runs
+    from keras_gan.training import runs
 
     cfg, model = runs.load_run(str(out))
     assert cfg.model.architecture == "vae" and isinstance(model, vae_lib.VAE)
@@ -247,7 +247,7 @@ def test_cli_train_one_epoch(tmp_path):
 def test_vae_vs_gan_quick(tmp_path):
     import json
 
-    from keras_gan import vae_analysis
+    from keras_gan.analysis import vae as vae_analysis
 
     result = vae_analysis.run(str(tmp_path), quick=True, log=lambda *_: None)
     with open(tmp_path / "vae-vs-gan.json") as fh:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gan import config, data, models, networks, runs
+from keras_gan import config, data, models, networks
+from keras_gan.training import runs
 
 
 def _mlp_gan(**kw):

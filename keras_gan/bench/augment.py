@@ -1,7 +1,7 @@
 """``keras-gan bench augment``: DiffAugment and ADA against no augmentation, with little data and with all of it.
 
 Each run is the shipped config (``dcgan_digits`` by default) trained through the ordinary path
-(:func:`keras_gan.runs.build_model`, :func:`keras_gan.runs.compile_model` with ``train.augment``,
+(:func:`keras_gan.training.runs.build_model`, :func:`keras_gan.training.runs.compile_model` with ``train.augment``,
 ``model.fit`` on :func:`keras_gan.data.training_dataset`) for a fixed number of generator steps on
 the first ``F`` percent of the ``train`` split (a tfds slice, ``train[:10%]``), then scored like
 ``keras-gan evaluate`` scores a digits run: FID (and KID) of as many generated samples as the full
@@ -71,7 +71,9 @@ def run_one(cfg_name, fraction, mode, seed, steps, ada_kimg=DEFAULT_ADA_KIMG, po
     """
     import keras
 
-    from keras_gan import config, data, metrics, runs
+    from keras_gan import config, data
+    from keras_gan.evaluation import metrics
+    from keras_gan.training import runs
 
     cfg = config.load(cfg_name)
     split = "train" if fraction >= 100 else f"train[:{fraction}%]"
@@ -120,7 +122,9 @@ def _summary(values):
 
 
 def run(args):
-    from keras_gan import config, data, metrics, runs
+    from keras_gan import config, data
+    from keras_gan.evaluation import metrics
+    from keras_gan.training import runs
     from keras_gan.errors import UsageError
 
     if args.seeds < 1 or args.steps < 1 or (args.num_samples is not None and args.num_samples < 2):

@@ -172,7 +172,8 @@ def run(args):
 
     import keras
     import keras_gan
-    from keras_gan import export, models, networks, runs
+    from keras_gan import export, models, networks
+    from keras_gan.training import runs
 
     if args.run:
         print(f"[1/4] loading {args.run}")

@@ -2,7 +2,7 @@
 
 Each variant is a shipped config (``configs/<variant>_ring8.yaml``), trained
 on both mixtures for a fixed number of generator steps and several seeds,
-then scored by the VEEGAN / PacGAN protocol (:func:`keras_gan.metrics.mode_metrics`):
+then scored by the VEEGAN / PacGAN protocol (:func:`keras_gan.evaluation.metrics.mode_metrics`):
 2,500 samples; a sample is high quality within 3 std of its nearest mode; a
 mode is covered if it has one high-quality sample; reverse KL of the mode
 histogram. Prints a table, writes JSON (per variant and dataset: mean and std
@@ -63,7 +63,9 @@ def run_one(variant, dataset, seed, steps, num_samples=2500):
     """
     import keras
 
-    from keras_gan import config, data, metrics, runs
+    from keras_gan import config, data
+    from keras_gan.evaluation import metrics
+    from keras_gan.training import runs
 
     cfg = config.load(f"{variant}_ring8")
     cfg = config.apply_overrides(cfg, [f"data.name={dataset}", f"train.seed={seed}"])
@@ -104,7 +106,8 @@ def run(args):
     if not args.json.endswith(".json"):
         raise UsageError(f"--json must name a .json file, got {args.json!r}.")
 
-    from keras_gan import data, runs
+    from keras_gan import data
+    from keras_gan.training import runs
 
     total = len(chosen) * len(args.datasets) * args.seeds
     steps = {v: args.steps or STEPS.get(v, DEFAULT_STEPS) for v in chosen}
@@ -170,7 +173,7 @@ def _plot(pictures, chosen, datasets, path):
     import matplotlib.pyplot as plt
 
     from keras_gan import data
-    from keras_gan.runs import atomic_path
+    from keras_gan.files import atomic_path
 
     fig, axes = plt.subplots(len(datasets), len(chosen), figsize=(2.6 * len(chosen), 2.6 * len(datasets)),
                              squeeze=False)

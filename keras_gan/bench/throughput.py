@@ -402,7 +402,7 @@ def run(args):
         if importlib.util.find_spec(package) is None:
             raise UsageError(f"--frameworks needs {package!r}, which is not installed "
                              f"(pip install -e '.[dev]'), or drop the frameworks that use it.")
-    from keras_gan import runs
+    from keras_gan.training import runs
 
     peak = _matmul_peak()
     machine = machine_info(peak)

@@ -45,7 +45,7 @@ def run(args):
     failed = []
     for name in names:
         if name == "vae-vs-gan":
-            from keras_gan import vae_analysis
+            from keras_gan.analysis import vae as vae_analysis
 
             result = vae_analysis.run(args.out, quick=args.quick, seed=args.seed, log=_print)
         else:

@@ -66,7 +66,7 @@ def add_arguments(parser):
 
 
 def _load_run(run_dir, epoch=None):
-    from keras_gan import runs
+    from keras_gan.training import runs
 
     return runs.load_run(run_dir, epoch)
 
@@ -150,7 +150,7 @@ def _image_rows(results):
 
 
 def _evaluate_mixture(args, config, model, name, baseline_split):
-    from keras_gan import metrics
+    from keras_gan.evaluation import metrics
 
     spec = _mixtures()[name]
     n = args.num_samples or _DEFAULT_MIXTURE_SAMPLES
@@ -181,7 +181,8 @@ def _evaluate_mixture(args, config, model, name, baseline_split):
 
 
 def _evaluate_images(args, config, model, name, baseline_split, metric_names):
-    from keras_gan import features, metrics
+    from keras_gan.evaluation import features
+    from keras_gan.evaluation import metrics
 
     # The embedded classifiers score the datasets they were trained on; anything else needs Inception.
     extractor_name = args.extractor or (name if name in ("digits", "mnist5k") else "inception")
@@ -272,7 +273,7 @@ def run(args):
         **payload,
     }
     path = args.json or os.path.join(args.run, "evaluation.json")
-    from keras_gan import runs
+    from keras_gan.training import runs
 
     runs.write_json(path, payload)
     print(f"Wrote {path}")

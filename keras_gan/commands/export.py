@@ -72,7 +72,8 @@ def run(args):
     if not os.path.isdir(args.run):
         raise UsageError(f"--run {args.run!r} is not a directory.")
 
-    from keras_gan import export, runs
+    from keras_gan import export
+    from keras_gan.training import runs
 
     out = os.path.abspath(args.out or os.path.join(args.run, "export"))
     from keras_gan.commands import _paths

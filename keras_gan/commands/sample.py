@@ -31,7 +31,8 @@ def run(args):
     _paths.output_file("--out", args.out)
     if args.run:
         _paths.input_dir("--run", args.run, "a run directory written by keras-gan train")
-    from keras_gan import images, runs
+    from keras_gan.evaluation import images
+    from keras_gan.training import runs
 
     reference = None
     if args.run:

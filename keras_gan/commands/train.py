@@ -4,7 +4,7 @@ Exit codes: 0 done; 1 stopped by a NaN/inf loss (the last good checkpoint is kep
 2 bad input (one line naming it); 75 stopped by SIGTERM or SIGINT after writing a
 checkpoint (rerun with ``--resume``); 76 a worker of a multi-worker run was lost
 or hung past ``train.step_timeout`` (restart every worker with ``--resume``). On ``--resume`` only the keys in
-:data:`keras_gan.checkpointing.RESUME_OVERRIDES` may be changed with ``--set``.
+:data:`keras_gan.training.checkpointing.RESUME_OVERRIDES` may be changed with ``--set``.
 """
 
 import json
@@ -41,7 +41,9 @@ def add_arguments(parser):
 
 
 def _resolve(args):
-    from keras_gan import checkpointing, config as config_lib, runs
+    from keras_gan import config as config_lib
+    from keras_gan.training import checkpointing
+    from keras_gan.training import runs
     from keras_gan.errors import UsageError
 
     name = os.path.splitext(os.path.basename(args.config))[0] if args.config else "dcgan_digits"
@@ -92,14 +94,14 @@ def run(args):
 
     # Fixes the backend for this process: Keras is imported only after this line.
     backends.select(backends.choose(args.backend, cfg.train.backend), cfg.train.strategy)
-    from keras_gan import trainer
+    from keras_gan.training import trainer
 
     try:
         result = trainer.train(cfg, run_dir, resume=args.resume,
                                verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
     except Exception as e:  # noqa: BLE001 -- a lost worker of the cluster: one line, exit 76
-        from keras_gan.callbacks import StepWatchdog
-        from keras_gan.checkpointing import cluster_error
+        from keras_gan.training.callbacks import StepWatchdog
+        from keras_gan.training.checkpointing import cluster_error
 
         line = cluster_error(e)
         if line is None:
@@ -107,7 +109,7 @@ def run(args):
         print(f"keras-gan train: error: {line}", file=sys.stderr, flush=True)
         return StepWatchdog.EXIT_STALLED
     if result.interrupted:
-        from keras_gan.checkpointing import EXIT_INTERRUPTED
+        from keras_gan.training.checkpointing import EXIT_INTERRUPTED
 
         i = result.interrupted
         print(f"keras-gan train: stopped by {i['signal']} after epoch {i['epoch']} step {i['step']}; "

@@ -9,7 +9,10 @@ import contextlib
 
 import keras
 
-from keras_gan import callbacks, checkpointing, config as config_lib, data, runs
+from keras_gan import config as config_lib, data
+from keras_gan.training import callbacks
+from keras_gan.training import checkpointing
+from keras_gan.training import runs
 
 
 @dataclasses.dataclass
@@ -146,7 +149,7 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     checkpoint (``train.checkpoint_every_steps``, or one written at SIGTERM or
     SIGINT) resumes by skipping the batches of that epoch it had consumed.
     The chief holds ``run_dir/train.lock`` while it trains; a corrupt newest
-    checkpoint is skipped with a warning (:mod:`keras_gan.checkpointing`).
+    checkpoint is skipped with a warning (:mod:`keras_gan.training.checkpointing`).
 
     Args:
         cfg: a :class:`keras_gan.config.Config`.

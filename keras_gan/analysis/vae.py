@@ -6,7 +6,7 @@ split) with their shipped configs (``configs/vae_digits.yaml`` and the
 default ``configs/dcgan_digits.yaml``), then compared on what each can do:
 
 * sampling, for both: sample grids, digits-FID and precision/recall
-  (:func:`keras_gan.metrics.evaluate` with the ``digits`` extractor, against
+  (:func:`keras_gan.evaluation.metrics.evaluate` with the ``digits`` extractor, against
   the held-out test split);
 * density estimation, for the VAE only: the importance-weighted ``log p(x)``
   on the test split, in nats per example and bits per dimension (a GAN has
@@ -17,7 +17,7 @@ picture) in ``out_dir``.
 
 Example:
 
->>> from keras_gan import vae_analysis
+>>> from keras_gan.analysis import vae as vae_analysis
 >>> result = vae_analysis.run("/tmp/out", quick=True)  # doctest: +SKIP
 >>> result["vae"]["density"]["bits_per_dim"]  # doctest: +SKIP
 """
@@ -36,7 +36,8 @@ def _train(key, quick, seed, log):
     import keras
 
     from keras_gan import config as config_lib
-    from keras_gan import data, runs
+    from keras_gan import data
+    from keras_gan.training import runs
 
     cfg = config_lib.load(_CONFIGS[key])
     overrides = [f"train.seed={seed}"] + (["train.epochs=3"] if quick else [])
@@ -71,7 +72,8 @@ def run(out_dir, quick=False, seed=0, log=print):
         ``precision``, ``recall`` and the evaluation settings); for the VAE
         also ``density`` (see :func:`keras_gan.vae.density_report`).
     """
-    from keras_gan import data, metrics, vae
+    from keras_gan import data, vae
+    from keras_gan.evaluation import metrics
     from keras_gan.analysis import _common
 
     real_test, _ = data.load_arrays("digits", "test")
@@ -108,7 +110,7 @@ def _plot(result, samples):
     import numpy as np
     from matplotlib.figure import Figure
 
-    from keras_gan.images import grid
+    from keras_gan.evaluation.images import grid
 
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.1]})

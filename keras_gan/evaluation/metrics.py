@@ -1,6 +1,6 @@
 """Sample-quality metrics: FID, KID, Inception Score, precision/recall, mode coverage.
 
-All image metrics work on features from an extractor (:mod:`keras_gan.features`:
+All image metrics work on features from an extractor (:mod:`keras_gan.evaluation.features`:
 the offline ``"digits"`` classifier or InceptionV3 from a local weights file).
 
 * **FID** (Heusel et al. 2017): ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))``
@@ -439,7 +439,7 @@ def extract_features(
             callable ``generate(n, seed) -> images`` (such as
             ``AdversarialModel.generate``). A callable is called once per
             batch, batch ``i`` with a seed derived from ``(seed, i)``.
-        extractor: a :class:`~keras_gan.features.FeatureExtractor` or its name.
+        extractor: a :class:`~keras_gan.evaluation.features.FeatureExtractor` or its name.
         num_samples: how many samples; required for a callable. For an array,
             ``None`` takes all of it and a smaller number a random subset
             (drawn with ``seed``).
@@ -453,7 +453,7 @@ def extract_features(
     Returns:
         A :class:`FeatureSet`.
     """
-    from keras_gan import features as features_lib
+    from keras_gan.evaluation import features as features_lib
 
     extractor = features_lib.get_extractor(extractor)
     batch_size = int(batch_size)
@@ -580,8 +580,8 @@ def evaluate(
         generated: a callable ``generate(n, seed) -> images in [-1, 1]``
             (e.g. ``model.generate``), an image array, or a :class:`FeatureSet`.
         real: an image array (all of it is used) or a :class:`FeatureSet`.
-        extractor: a :class:`~keras_gan.features.FeatureExtractor` or a name
-            from :data:`keras_gan.features.EXTRACTORS`.
+        extractor: a :class:`~keras_gan.evaluation.features.FeatureExtractor` or a name
+            from :data:`keras_gan.evaluation.features.EXTRACTORS`.
         num_samples: generated samples (required for a callable; a random
             subset of an array).
         metrics: names from :data:`METRICS`; ``"is"`` is skipped when the
@@ -600,7 +600,7 @@ def evaluate(
     >>> real, _ = keras_gan.data.load_arrays("digits", "test")
     >>> evaluate(model.generate, real, num_samples=1437)["fid"]
     """
-    from keras_gan import features as features_lib
+    from keras_gan.evaluation import features as features_lib
 
     metrics = _check_metrics(metrics)
     extractor = features_lib.get_extractor(extractor)
@@ -707,7 +707,7 @@ class EvaluationCallback(keras.callbacks.Callback):
             samples = generate(self.num_samples, self.seed)
             out = mode_metrics(samples, self.centers, self.std, self.threshold)
             return {k: v for k, v in out.items() if k != "mode_counts"}
-        from keras_gan import features as features_lib
+        from keras_gan.evaluation import features as features_lib
 
         if not isinstance(self.extractor, features_lib.FeatureExtractor):
             self.extractor = features_lib.get_extractor(self.extractor)

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from keras_gan.runs import atomic_path
+from keras_gan.files import atomic_path
 
 
 def to_uint8(images):

@@ -323,11 +323,11 @@ def load_classifier(name, directory=None, epochs=None, seed=0, verbose=1):
         model, metadata = train_digits_classifier(epochs=epochs, seed=seed)
     else:
         model, metadata = train_classifier(name, epochs=epochs, seed=seed)
-    from keras_gan import runs
+    from keras_gan import files
 
-    with runs.atomic_path(model_path) as tmp:
+    with files.atomic_path(model_path) as tmp:
         model.save(tmp)
-    runs.write_json(meta_path, metadata)
+    files.write_json(meta_path, metadata)
     if verbose:
         print(f"{spec['label'].capitalize()} classifier test accuracy: {metadata['test_accuracy']:.4f}", flush=True)
     return model, metadata

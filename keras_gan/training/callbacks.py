@@ -10,7 +10,7 @@ import os
 
 import keras
 
-from keras_gan import runs
+from keras_gan import files
 
 
 def _due(callback, done):
@@ -59,13 +59,13 @@ class SampleGrid(keras.callbacks.Callback):
         done = epoch + 1
         if self.stopped or not _due(self, done):
             return
-        from keras_gan.images import save_samples
+        from keras_gan.evaluation.images import save_samples
 
         n = self.num if self.reference is None else max(self.num, 1000)
         samples = self.model.generate(n, seed=self.seed)
         path = os.path.join(self.directory, f"epoch_{done:04d}.png")
         save_samples(samples, path, reference=self.reference, title=f"epoch {done}")
-        runs.write_json(
+        files.write_json(
             path[:-4] + ".json",
             {"epoch": done, "seed": self.seed, "num": n, "shape": list(samples.shape[1:]),
              "mean": float(samples.mean()), "std": float(samples.std())},
@@ -137,7 +137,7 @@ class Checkpoint(keras.callbacks.Callback):
     Files are ``checkpoints/epoch-NNNN.keras`` after whole epochs and
     ``checkpoints/epoch-NNNN-step-SSSSSS.keras`` mid-epoch (NNNN epochs done plus
     SSSSSS steps of the next), written to a temporary name, reopened and checked,
-    renamed, and their SHA-256 recorded beside them (:mod:`keras_gan.checkpointing`),
+    renamed, and their SHA-256 recorded beside them (:mod:`keras_gan.training.checkpointing`),
     so a process killed mid-write leaves the previous checkpoint intact and a
     damaged file is never taken for good. Only the newest ``keep`` are kept.
     Nothing is saved after a :class:`NaNGuard` stop or a :class:`StopOnSignal`
@@ -190,7 +190,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def save(self, epoch, step=0, logs=None):
         """Writes the checkpoint at (``epoch`` whole epochs, ``step`` more steps); prunes old ones."""
-        from keras_gan import checkpointing
+        from keras_gan.training import checkpointing
 
         written = checkpointing.save_checkpoint(self.model, self.run_dir, epoch, step,
                                                 self.steps_per_epoch, logs)
@@ -219,7 +219,7 @@ class StopOnSignal(keras.callbacks.Callback):
     ``history`` and sets ``model.stop_training``. The previous handlers are put
     back at the first signal, so a second one acts at once (the last complete
     checkpoint survives: every file is renamed into place). ``keras-gan train``
-    then exits with :data:`keras_gan.checkpointing.EXIT_INTERRUPTED` (75).
+    then exits with :data:`keras_gan.training.checkpointing.EXIT_INTERRUPTED` (75).
 
     Args:
         checkpoint: the run's :class:`Checkpoint`.
@@ -301,7 +301,7 @@ class StopOnSignal(keras.callbacks.Callback):
             return
         if ck.last_saved != (epoch + 1, 0):
             ck.save(epoch + 1, 0)
-        from keras_gan import checkpointing
+        from keras_gan.training import checkpointing
 
         self._stop(epoch + 1, 0, os.path.join(self.checkpoint.run_dir, "checkpoints",
                                               checkpointing.checkpoint_name(epoch + 1)))
@@ -421,7 +421,7 @@ class HistoryWriter(keras.callbacks.Callback):
 
     def flush(self):
         """Writes the epochs recorded so far (atomically)."""
-        runs.write_json(self.path, self.history)
+        files.write_json(self.path, self.history)
 
     def _complete(self, epoch, logs):
         # A mid-epoch resume ran only the last steps of this epoch: fold in the running
@@ -445,7 +445,7 @@ class HistoryWriter(keras.callbacks.Callback):
         for name, value in (logs or {}).items():
             history.setdefault(name, [None] * (len(history["epoch"]) - 1)).append(float(value))
         self.history = history
-        runs.write_json(self.path, history)
+        files.write_json(self.path, history)
 
 
 from keras_gan.divergences import DivergenceTracker  # noqa: E402,F401  (W1 / JS per epoch, in divergences.py)

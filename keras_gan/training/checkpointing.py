@@ -19,7 +19,7 @@ Keras' own ``keras.callbacks.BackupAndRestore`` is not used: it keeps one
 backup that is deleted when ``fit`` ends, and it has no checksum, no fallback
 to an older backup, no lock and no way to carry a GAN's run directory (both
 optimizers, history, samples) from one ``keras-gan train --resume`` to the next;
-:class:`keras_gan.callbacks.Checkpoint` writes these files instead.
+:class:`keras_gan.training.callbacks.Checkpoint` writes these files instead.
 """
 
 import hashlib
@@ -184,7 +184,7 @@ def save_checkpoint(model, run_dir, epoch, step=0, steps_per_epoch=None, logs=No
     Raises:
         RuntimeError: if the written file does not pass verification (nothing is renamed).
     """
-    from keras_gan.runs import atomic_path, write_json
+    from keras_gan.files import atomic_path, write_json
 
     path = os.path.join(run_dir, "checkpoints", checkpoint_name(epoch, step))
     with atomic_path(path) as tmp:
@@ -397,7 +397,7 @@ def cluster_error(error):
     the others' next collective fails at once with one of TensorFlow's
     ``UnavailableError`` / ``AbortedError`` / ``CancelledError`` /
     ``DeadlineExceededError`` (a hung worker is caught by
-    :class:`keras_gan.callbacks.StepWatchdog` instead).
+    :class:`keras_gan.training.callbacks.StepWatchdog` instead).
     """
     if type(error).__name__ not in _CLUSTER_ERRORS:
         return None

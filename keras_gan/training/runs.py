@@ -12,59 +12,17 @@ Every file is written to a temporary name and renamed, so a killed process
 never leaves a half-written checkpoint or history behind.
 """
 
-import contextlib
-import json
 import os
 import re
-import tempfile
 
 from keras_gan import config as config_lib
+from keras_gan.files import atomic_path, write_json, write_text  # noqa: F401  (run files; re-exported)
 from keras_gan.errors import UsageError
 
 # Keras and the models load inside the functions that need them, so that reading a run's
 # config and checkpoints list does not import Keras (and fix its backend) too early.
 
 _CKPT = re.compile(r"^epoch-(\d{4,})\.keras$")
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yields a temporary path beside ``path``; renames it to ``path`` if the block succeeds.
-
-    Args:
-        path: the final file path.
-
-    Example:
-
-    >>> with atomic_path("/tmp/x.json") as tmp:  # doctest: +SKIP
-    ...     open(tmp, "w").write("{}")
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_json(path, obj):
-    """Writes ``obj`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-
-
-def write_text(path, text):
-    """Writes ``text`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            fh.write(text)
 
 
 def build_model(cfg, sample_shape):
@@ -245,7 +203,7 @@ def load_run(run_dir, epoch=None):
     >>> images = model.generate(64, seed=0)  # doctest: +SKIP
     """
     cfg = load_config(run_dir)
-    from keras_gan import checkpointing
+    from keras_gan.training import checkpointing
 
     found = checkpointing.list_checkpoints(run_dir)
     if not found:
