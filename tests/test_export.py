@@ -291,7 +291,7 @@ def test_unoptimized_onnx_export_is_the_tf2onnx_graph(tmp_path, monkeypatch):
     assert max(export.check_parity(model, path).values()) < ATOL
 
     # a rewrite that fails leaves the (stock-op) tf2onnx graph, with a warning and a note in the metadata
-    from keras_gan import _onnx_graph
+    from keras_gan.export import _onnx_graph
 
     def broken(proto):
         proto.graph.ClearField("node")  # half-done damage must not leak into the file
@@ -410,7 +410,7 @@ def test_failed_export_leaves_previous_export_intact(tmp_path, monkeypatch):
     monkeypatch.undo()
 
     # A verification failure must not replace anything either.
-    monkeypatch.setattr(export, "_keras_outputs", lambda *a: np.full((7, 8, 8, 1), 5.0, np.float32))
+    monkeypatch.setattr(export.parity, "_keras_outputs", lambda *a: np.full((7, 8, 8, 1), 5.0, np.float32))
     with pytest.raises(RuntimeError, match="does not match the Keras generator"):
         export.export_saved_model(second, base, version=1)
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""keras_gan._onnx_graph: each rewrite of an exported ONNX graph computes what the original graph computes.
+"""keras_gan.export._onnx_graph: each rewrite of an exported ONNX graph computes what the original graph computes.
 
 Small hand-built graphs, run in ONNX Runtime before and after :func:`optimize` on random inputs; the
 rewritten graphs must also have lost the nodes the rewrite removes (or kept them where it must not apply).
@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from keras_gan import _onnx_graph
+from keras_gan.export import _onnx_graph
 
 RNG = np.random.default_rng(0)
 
