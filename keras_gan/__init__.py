@@ -33,6 +33,7 @@ MOVED = {
     "callbacks": "training.callbacks",
     "checkpointing": "training.checkpointing",
     "features": "evaluation.features",
+    "image_folder": "data.image_folder",
     "images": "evaluation.images",
     "metrics": "evaluation.metrics",
     "runs": "training.runs",

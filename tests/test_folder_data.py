@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_gan import config, data, image_folder
+from keras_gan import config, data
+from keras_gan.data import image_folder
 from keras_gan.errors import UsageError
 
 

@@ -80,7 +80,7 @@ def _resolve(args):
                 f"--output {run_dir!r} already holds a run; pass --resume to continue it or choose another --output."
             )
     if cfg.data.name == "folder":  # a bad folder fails here, before the run directory exists
-        from keras_gan import image_folder
+        from keras_gan.data import image_folder
 
         image_folder.read(cfg.data.path, cfg.data.image_size, cfg.data.channels, cfg.data.small_images)
     from keras_gan.commands import _paths

@@ -13,7 +13,7 @@
   prepared locally the same way. Split: in each class the first 400 rows of
   the file are ``train`` (4,000), the last 100 ``test`` (1,000).
 * ``folder``: a directory of PNG/JPEG/BMP/GIF files (``path=``), read by
-  :mod:`keras_gan.image_folder`: recursive, center square crop, antialiased
+  :mod:`keras_gan.data.image_folder`: recursive, center square crop, antialiased
   resize, 1 or 3 channels, class subfolders as labels, and a fixed held-out
   ``test`` split of ``holdout_fraction`` (the rest is ``train``).
 * ``ring8`` and ``grid25``: the 2-D Gaussian mixtures of the mode-collapse
@@ -227,7 +227,7 @@ def _convert_channels(image, have, want):
 
 
 def _folder_source(split, image_size, path, channels, holdout_fraction, small_images):
-    from keras_gan import image_folder
+    from keras_gan.data import image_folder
 
     folder = image_folder.read(path, image_size, channels, small_images)
     parts = image_folder.split_indices(folder, holdout_fraction)
@@ -467,7 +467,7 @@ def num_classes(name, data_dir=None, path=None, **folder_options):
     if name in MIXTURES:
         return len(MIXTURES[name]["centers"])
     if name == "folder":
-        from keras_gan import image_folder
+        from keras_gan.data import image_folder
 
         if path is None:
             raise UsageError("data.name = 'folder' needs data.path, a directory of PNG/JPEG/BMP/GIF images.")
