@@ -15,6 +15,9 @@ differs between the JAX, TensorFlow and PyTorch backends of Keras 3 is here:
 * :func:`stateless_uniform`: counter-based random numbers, a pure function
   of a ``[2]`` integer seed (so noise is fresh every step, reproducible on
   resume, and never frozen at trace time);
+* :func:`apply`: a player's forward pass (on torch, its layers' ``call`` run
+  directly, :mod:`keras_gan.models._direct`: the eager step would otherwise pay
+  Keras' per-layer ``__call__`` bookkeeping at every step);
 * :func:`ndtri`, :func:`replica_context`, :func:`no_grad`, :func:`check_batch`.
 
 On JAX every function below that runs a model opens its own
@@ -35,6 +38,24 @@ def backend():
 
 
 # ----------------------------------------------------------------- the step
+def apply(model, inputs, training):
+    """``model(inputs, training=training)``; on torch, the same ops without ``Layer.__call__`` per layer.
+
+    Args:
+        model: a built functional ``keras.Model`` (the generator or the discriminator).
+        inputs: its inputs.
+        training: the ``training`` flag for its layers.
+
+    Returns:
+        The model's outputs (bit-identical to ``model(inputs, training=training)``).
+    """
+    if backend() == "torch":
+        from keras_gan.models import _direct
+
+        return _direct.call(model, inputs, training)
+    return model(inputs, training=training)
+
+
 def run_step(model, step, args, groups):
     """Calls ``step(data)`` the way this backend's trainer calls ``train_step``/``test_step``.
 

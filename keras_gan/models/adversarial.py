@@ -188,10 +188,10 @@ class AdversarialModel(keras.Model):
         return self.generator(z, training=training)
 
     def _g(self, z, labels, training=True):
-        return self.generator([z, labels] if self.num_classes else z, training=training)
+        return _backend.apply(self.generator, [z, labels] if self.num_classes else z, training)
 
     def _d(self, x, labels, training=True):
-        return self.discriminator([x, labels] if self.num_classes else x, training=training)
+        return _backend.apply(self.discriminator, [x, labels] if self.num_classes else x, training)
 
     @property
     def metrics(self):

@@ -1,0 +1,141 @@
+"""Running a functional model's layers without ``Layer.__call__``, for the eager torch step.
+
+On torch every training step runs eagerly, so Keras' ``Layer.__call__`` (input
+checks, call-context and mask handling, name scopes, output-layout hooks) and
+``Functional``'s graph walk (``tree.flatten`` of every node's inputs and
+outputs) are paid by every layer at every step, where JAX and TensorFlow pay
+them once, while tracing. :func:`call` gives each layer what ``__call__``
+would give it (inputs converted to its input dtype, the autocast scope it
+would open, ``training``) and runs its ``call`` directly, in the order of a
+plan made once per model from the functional graph: the same ops, so results,
+gradients and batch-norm statistics are bit-identical to ``model(x)``.
+
+Hand-written because Keras has no public entry point that runs a built
+functional model without its per-call bookkeeping. It relies on Keras
+internals (``Functional._nodes_by_depth``, ``Node.arguments``,
+``Layer._call_has_training_arg``, ``_convert_input_args``) tested with the
+versions in :data:`TESTED_KERAS`; a model it cannot plan (not functional, a
+layer not yet built or with an activity regularizer) takes ``model(x)``.
+"""
+
+from keras.src import backend as _kb
+
+TESTED_KERAS = ("3.15",)
+_PLAN = "_keras_gan_direct_plan"
+
+
+def call(model, inputs, training):
+    """``model(inputs, training=training)``, each layer's ``call`` run directly.
+
+    Args:
+        model: a built ``keras.Model``.
+        inputs: its inputs: a tensor, or the list a multi-input model takes.
+        training: passed to every layer whose ``call`` takes ``training``.
+
+    Returns:
+        What ``model(inputs, training=training)`` returns, computed by the same ops.
+    """
+    plan = _plan(model)
+    if plan is None:
+        return model(inputs, training=training)
+    if model._convert_input_args:  # what the model's own __call__ does to its inputs
+        inputs = _convert(model, inputs, model.input_dtype)
+    scope = _autocast_scope(model)
+    if scope is None:
+        return _run(plan, model._standardize_inputs(inputs), training)
+    with scope:
+        return _run(plan, model._standardize_inputs(inputs), training)
+
+
+def _run(plan, flat, training):
+    values = dict(zip(plan["inputs"], flat))
+    for layer, single, arguments, outputs in plan["steps"]:
+        if single is not None:
+            args, kwargs = (values[single],), {}
+        else:
+            args, kwargs = arguments.fill_in(values)
+        result = _call_layer(layer, training, args, kwargs)
+        if len(outputs) == 1:
+            values[outputs[0]] = result
+        else:
+            for key, value in zip(outputs, result):
+                values[key] = value
+    out = [values[key] for key in plan["outputs"]]
+    return out[0] if plan["single_output"] else out
+
+
+def _plan(model):
+    """The model's layers in execution order with their argument structure; ``None`` if it cannot be planned."""
+    cached = model.__dict__.get(_PLAN, False)
+    if cached is not False:
+        return cached
+    plan = _make_plan(model)
+    model.__dict__[_PLAN] = plan  # a plain attribute: not tracked by Keras or torch.nn.Module
+    return plan
+
+
+def _make_plan(model):
+    import keras
+    from keras.src.models.functional import Functional
+
+    if not isinstance(model, Functional) or not model.built or isinstance(model.output, dict):
+        return None
+    if not isinstance(model._inputs_struct, (list, tuple)) and not _kb.is_keras_tensor(model._inputs_struct):
+        return None  # dict inputs: take the ordinary call
+    steps = []
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            if not node.operation or node.is_input:
+                continue
+            layer = model._get_operation_for_node(node)
+            if (not isinstance(layer, keras.layers.Layer) or not layer.built
+                    or layer.activity_regularizer is not None or layer.supports_masking and _masking(model)):
+                return None
+            arguments = node.arguments
+            single = arguments._single_positional_tensor
+            steps.append((layer, None if single is None else id(single), arguments,
+                          [id(t) for t in node.outputs]))
+    outputs = model.outputs
+    return {"inputs": [id(t) for t in model.inputs], "steps": steps, "outputs": [id(t) for t in outputs],
+            "single_output": len(outputs) == 1 and not isinstance(model.output, (list, tuple))}
+
+
+def _masking(model):
+    # A Masking or Embedding(mask_zero=True) layer makes masks that __call__ would propagate.
+    return any(getattr(layer, "mask_zero", False) or type(layer).__name__ == "Masking" for layer in model.layers)
+
+
+def _call_layer(layer, training, args, kwargs):
+    """``layer(*args, **kwargs)`` as ``Layer.__call__`` would run it on built layers, without its bookkeeping."""
+    if layer._convert_input_args:
+        want = layer.input_dtype
+        args = tuple(_convert(layer, a, want) for a in args)
+    if training is not None and layer._call_has_training_arg:
+        kwargs = dict(kwargs, training=training)
+    scope = _autocast_scope(layer)
+    if scope is None:
+        return layer.call(*args, **kwargs)
+    with scope:
+        return layer.call(*args, **kwargs)
+
+
+def _autocast_scope(layer):
+    """The autocast scope ``Layer.__call__`` opens for ``layer`` here (keras/src/layers/layer.py), or ``None``."""
+    current = _kb.get_autocast_scope()
+    if current is not None:
+        if not layer.autocast or not _kb.is_float_dtype(layer.compute_dtype):
+            return _kb.AutocastScope(None)
+        if current.dtype != layer.compute_dtype:
+            return _kb.AutocastScope(layer.compute_dtype)
+        return None
+    if layer.compute_dtype != layer.variable_dtype:
+        return _kb.AutocastScope(layer.compute_dtype)
+    return None
+
+
+def _convert(layer, x, want):
+    if isinstance(x, (list, tuple)):
+        return type(x)(_convert(layer, v, want) for v in x)
+    if _kb.is_tensor(x) and _kb.standardize_dtype(x.dtype) != want:
+        return layer.dtype_policy.convert_input(x, layer.autocast, want)
+    return x
