@@ -93,11 +93,12 @@ def run(args):
     from keras_gan import backends
 
     # Fixes the backend for this process: Keras is imported only after this line.
-    backends.select(backends.choose(args.backend, cfg.train.backend), cfg.train.strategy)
-    from keras_gan.training import trainer
+    backend = backends.select(backends.choose(args.backend, cfg.train.backend), cfg.train.strategy)
+    from keras_gan.training import plan, trainer
 
+    resolved = plan.resolve(cfg, backend)  # data source, classes, threads: before the run directory is touched
     try:
-        result = trainer.train(cfg, run_dir, resume=args.resume,
+        result = trainer.train(resolved, run_dir, resume=args.resume,
                                verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
     except Exception as e:  # noqa: BLE001 -- a lost worker of the cluster: one line, exit 76
         from keras_gan.training.callbacks import StepWatchdog

@@ -25,28 +25,31 @@ from keras_gan.errors import UsageError
 _CKPT = re.compile(r"^epoch-(\d{4,})\.keras$")
 
 
-def build_model(cfg, sample_shape):
+def build_model(cfg, sample_shape, num_classes=None):
     """Builds the (uncompiled) model a config describes.
 
     Args:
         cfg: a :class:`keras_gan.config.Config`.
         sample_shape: shape of one data sample (the third value of
             :func:`keras_gan.data.training_dataset`).
+        num_classes: the data set's classes for a conditional model (the trainer passes its
+            :class:`~keras_gan.training.plan.Plan`'s); ``None``: worked out from the config here.
 
     Returns:
         An :class:`keras_gan.models.AdversarialModel` (a :class:`keras_gan.models.VAE`
         for ``model.architecture = 'vae'``).
+
+    Raises:
+        UsageError: a conditional model on a data set without labels.
     """
     from keras_gan import models
 
     m, t = cfg.model, cfg.train
-    num_classes = None
-    if m.conditional:
-        from keras_gan import data
+    if m.conditional and num_classes is None:
+        from keras_gan.training import plan
 
-        num_classes = data.num_classes(cfg.data.name, cfg.data.data_dir, **data.source_options(cfg.data))
-        if not num_classes:
-            raise UsageError(f"config: model.conditional = true, but dataset {cfg.data.name!r} has no labels.")
+        num_classes = plan.resolve(cfg).num_classes
+    num_classes = num_classes if m.conditional else None
     extra = dict(num_classes=num_classes, num_packed=m.num_packed, spectral_norm=m.spectral_norm,
                  ema_decay=m.ema_decay, prior=m.prior, seed=t.seed)
     if m.architecture == "vae":

@@ -10,8 +10,10 @@ import contextlib
 import keras
 
 from keras_gan import config as config_lib, data
+from keras_gan.errors import UsageError
 from keras_gan.training import callbacks
 from keras_gan.training import checkpointing
+from keras_gan.training import plan as plan_lib
 from keras_gan.training import runs
 
 
@@ -139,7 +141,7 @@ class _StopAfterEpoch(keras.callbacks.Callback):
 
 
 def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
-    """Trains the model described by ``cfg`` into ``run_dir``.
+    """Trains the model described by ``cfg`` (a config, or the :class:`~keras_gan.training.plan.Plan` of one) into ``run_dir``.
 
     Writes ``config.yaml``, ``history.json``, ``samples/``, ``checkpoints/`` and
     TensorBoard ``logs/``. With ``resume``, continues from the newest
@@ -152,7 +154,8 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     checkpoint is skipped with a warning (:mod:`keras_gan.training.checkpointing`).
 
     Args:
-        cfg: a :class:`keras_gan.config.Config`.
+        cfg: a :class:`keras_gan.training.plan.Plan` (``keras-gan train`` resolves its config into one), or a
+            :class:`keras_gan.config.Config`, resolved here for the backend Keras runs on.
         run_dir: the run directory.
         resume: continue from the newest checkpoint in ``run_dir``.
         verbose: Keras ``fit`` verbosity (1 progress bar, 2 one line per epoch).
@@ -161,8 +164,12 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     Returns:
         A :class:`TrainResult`.
     """
-    t = cfg.train
-    _set_intra_op_threads(t.intra_op_threads)  # before TensorFlow's first op, or it cannot apply
+    plan = cfg if isinstance(cfg, plan_lib.Plan) else plan_lib.resolve(cfg)
+    if plan.backend != keras.backend.backend():
+        raise UsageError(f"the plan is for the {plan.backend} backend, but Keras runs on "
+                         f"{keras.backend.backend()} in this process; resolve it again for this backend.")
+    cfg, t = plan.cfg, plan.cfg.train
+    _set_intra_op_threads(plan.intra_op_threads)  # before TensorFlow's first op, or it cannot apply
     keras.utils.set_random_seed(t.seed)
     strategy = make_strategy(t.strategy, t.tpu, t.model_parallel_size)
     keras.mixed_precision.set_dtype_policy(t.mixed_precision or "float32")
@@ -174,7 +181,7 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     # removed however training ends (a worker stopped by a lost peer included).
     scratch = None if chief else tempfile.mkdtemp(prefix="keras_gan_worker_")
     try:
-        return _train(cfg, run_dir, scratch, strategy, resume, verbose, extra_callbacks)
+        return _train(plan, run_dir, scratch, strategy, resume, verbose, extra_callbacks)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -182,8 +189,8 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
             lock.release()
 
 
-def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
-    t = cfg.train
+def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
+    cfg, t = plan.cfg, plan.cfg.train
     run_dir = final_dir
     if scratch is not None:
         if resume:  # the chief's checkpoints, so that every worker loads the same one
@@ -199,17 +206,14 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
             initial_epoch, initial_step = ckpt.epoch, ckpt.step
             partial = checkpointing.read_sidecar(ckpt.path) if ckpt.step else None
         ds, steps, shape = data.training_dataset(
-            cfg.data.name, cfg.data.split, cfg.data.batch_size * strategy.num_replicas_in_sync,
-            cfg.data.image_size, t.d_steps, seed=t.seed, start_epoch=initial_epoch, epochs=t.epochs,
-            num_samples=cfg.data.num_samples, data_dir=cfg.data.data_dir, with_labels=cfg.model.conditional,
-            **data.source_options(cfg.data),
+            batch_size=cfg.data.batch_size * strategy.num_replicas_in_sync, d_steps=t.d_steps, seed=t.seed,
+            start_epoch=initial_epoch, epochs=t.epochs, **plan.source,
         )
         if not resume:
-            model = runs.compile_model(runs.build_model(cfg, shape), cfg, steps)
+            model = runs.compile_model(runs.build_model(cfg, shape, num_classes=plan.num_classes), cfg, steps)
     if initial_step >= steps:  # a mid-epoch checkpoint of an epoch that has since got shorter
         initial_epoch, initial_step = initial_epoch + 1, 0
 
-    reference = data.MIXTURES[cfg.data.name]["centers"] if cfg.data.name in data.MIXTURES else None
     guard = callbacks.NaNGuard()
     history_cb = callbacks.HistoryWriter(os.path.join(run_dir, "history.json"), guard=guard, partial=partial)
     checkpoint_cb = callbacks.Checkpoint(
@@ -217,7 +221,7 @@ def _train(cfg, final_dir, scratch, strategy, resume, verbose, extra_callbacks):
         every_steps=t.checkpoint_every_steps, steps_per_epoch=steps, resume_at=(initial_epoch, initial_step),
     )
     samples_cb = callbacks.SampleGrid(os.path.join(run_dir, "samples"), num=t.num_sample_images, seed=t.seed,
-                                      every=t.sample_every, reference=reference)
+                                      every=t.sample_every, reference=plan.reference)
     stop_cb = callbacks.StopOnSignal(checkpoint_cb, history_cb, others=(samples_cb,))
     cbs = [
         guard,
