@@ -301,6 +301,26 @@ def _check_consistency(cfg):
         raise UsageError(
             f"config: data.name = {cfg.data.name!r} is 2-D data; use model.architecture = 'mlp'."
         )
+    if cfg.model.architecture in ("dcgan", "vae") and cfg.data.image_size is not None:
+        _check_image_size(cfg.data.image_size, cfg.model.num_upsamplings)
+
+
+def _check_image_size(size, n):
+    """A DCGAN (or the VAE's mirror of it) doubles a map ``n`` times: the side must be a multiple of ``2**n``."""
+    if n is None:  # automatic: the most doublings from a map of at least 4x4; an odd side fits none
+        if size % 2:
+            raise UsageError(f"config: data.image_size = {size} fits no DCGAN: the side is doubled by stride-2 "
+                             f"layers, so it must be even (e.g. {size - 1} or {size + 1}).")
+        return
+    step = 2**n
+    if size % step:
+        below, above = size - size % step, size - size % step + step
+        near = ", ".join(str(v) for v in (below, above) if v >= 2)
+        fits = [k for k in range(1, 8) if size % 2**k == 0]
+        other = (f"; or model.num_upsamplings = {' or '.join(map(str, fits))} for this size" if fits
+                 else "; an odd size fits no number of stride-2 layers")
+        raise UsageError(f"config: data.image_size = {size} does not fit model.num_upsamplings = {n}: the side "
+                         f"must be a multiple of 2**{n} = {step} (nearest: {near}){other}.")
 
 
 def load(path):

@@ -85,3 +85,39 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path):
     assert lines == ["keras-gan train: error: config: unknown key 'train.lr'; allowed keys in train: "
                      + ", ".join(f.name for f in config.dataclasses.fields(config.TrainConfig)) + "."]
     assert not (tmp_path / "run").exists()  # nothing written before validation
+
+
+def test_image_size_is_checked_against_the_networks_own_layout():
+    # the config's check and the builder's (networks.dcgan_layout) agree on every size and layer count
+    from keras_gan import networks
+
+    default = config.load("dcgan_digits")
+    for size in range(2, 41):
+        for n in (None, 1, 2, 3, 4):
+            value = "null" if n is None else n
+            try:
+                networks.dcgan_layout((size, size, 1), n)
+                builds = True
+            except ValueError:
+                builds = False
+            try:
+                config.apply_overrides(default, [f"data.image_size={size}", f"model.num_upsamplings={value}"])
+                accepted = True
+            except UsageError as e:
+                accepted = False
+                assert f"data.image_size = {size}" in str(e)
+            assert accepted == builds, (size, n)
+
+
+def test_cli_image_size_that_fits_no_dcgan_exits_2_naming_sizes_that_fit(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_gan.cli", "train", "--set", "data.image_size=7", "--output",
+         str(tmp_path / "run")], capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = [l for l in out.stderr.splitlines() if l.startswith("keras-gan")]
+    assert lines == ["keras-gan train: error: config: data.image_size = 7 does not fit model.num_upsamplings = 2: "
+                     "the side must be a multiple of 2**2 = 4 (nearest: 4, 8); an odd size fits no number of "
+                     "stride-2 layers."]
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()
