@@ -5,7 +5,8 @@ Keras 3 fixes its backend when it is first imported, from ``KERAS_BACKEND``
 ``--backend`` on the command line, then ``KERAS_BACKEND`` (as Keras users
 expect), then the config's ``train.backend``, then TensorFlow. Each backend
 needs its own package; a missing one is one clear error naming the pip
-command. This module imports neither Keras nor a backend.
+command. Importing this module imports neither Keras nor a backend; :func:`start_devices`
+starts them, inside :class:`quiet_native_start` where the start-up noise of a machine without a GPU is dropped.
 
 Example:
 
@@ -104,3 +105,83 @@ def select(name, strategy="default"):
             )
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+#: Native start-up lines that mean nothing on a machine without an NVIDIA GPU (TensorFlow logs them from C++
+#: before Python can configure logging; TF_CPP_MIN_LOG_LEVEL no longer silences them, tensorflow #100442).
+_NOISE_ANYWHERE = (
+    "All log messages before absl::InitializeLog() is called are written to STDERR",
+    "oneDNN custom operations are on",
+    "rebuild TensorFlow with the appropriate compiler flags",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "Unable to register cuDNN factory", "Unable to register cuFFT factory", "Unable to register cuBLAS factory",
+)
+_NOISE_WITHOUT_GPU = ("Could not find cuda drivers on your machine", "failed call to cuInit")
+
+
+def has_nvidia_gpu():
+    """Whether this machine shows an NVIDIA GPU to its processes (``/dev/nvidiactl`` or ``/proc/driver/nvidia``)."""
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
+
+
+class quiet_native_start:
+    """Holds back TensorFlow's native start-up noise on standard error while the backend and devices start.
+
+    Everything the process writes to file descriptor 2 inside the block goes to a temporary file;
+    at the end the lines that are known noise are dropped (CUDA-driver and ``cuInit`` lines only where
+    the machine has no NVIDIA GPU, where they are no news) and every other line is written to
+    standard error, in order: real warnings still show. Hand-written because the noise comes from
+    C++ at import, before any Python logging setting can apply.
+
+    Example:
+
+    >>> with quiet_native_start():  # doctest: +SKIP
+    ...     import tensorflow as tf
+    ...     tf.config.list_physical_devices()
+    """
+
+    def __enter__(self):
+        import tempfile
+
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        self._file = tempfile.TemporaryFile()
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.seek(0)
+        text = self._file.read().decode(errors="replace")
+        self._file.close()
+        noise = _NOISE_ANYWHERE + (() if has_nvidia_gpu() else _NOISE_WITHOUT_GPU)
+        kept = [line for line in text.splitlines() if not any(n in line for n in noise)]
+        if kept:
+            sys.stderr.write("\n".join(kept) + "\n")
+            sys.stderr.flush()
+        return False
+
+
+def start_devices(name):
+    """Starts the backend's devices (where CUDA is first probed), so that its start-up messages come now.
+
+    Args:
+        name: the backend of this process.
+
+    Returns:
+        The names of the devices Keras will use, e.g. ``["CPU:0"]``.
+    """
+    import tensorflow as tf  # the input pipeline's runtime, on every backend
+
+    found = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
+    if name == "jax":
+        import jax
+
+        found = [f"{d.platform.upper()}:{d.id}" for d in jax.devices()]
+    elif name == "torch":
+        import torch
+
+        found = ["CUDA:0"] if torch.cuda.is_available() else ["CPU:0"]
+    return found

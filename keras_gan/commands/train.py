@@ -37,7 +37,10 @@ def add_arguments(parser):
                         help="run directory (default: runs/<config name>).")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --output from its last checkpoint.")
-    parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar.")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
+                        help="0: nothing while training; 1: one progress bar for the whole run (the default on a "
+                             "terminal); 2: Keras' one line per epoch (the default when the output is a file or pipe).")
+    parser.add_argument("--quiet", action="store_true", help="shorthand for --verbose 2.")
 
 
 def _resolve(args):
@@ -89,17 +92,22 @@ def _resolve(args):
 
 
 def run(args):
+    import time
+
+    started = time.perf_counter()
     cfg, run_dir = _resolve(args)  # validates everything before Keras is imported
     from keras_gan import backends
 
     # Fixes the backend for this process: Keras is imported only after this line.
     backend = backends.select(backends.choose(args.backend, cfg.train.backend), cfg.train.strategy)
-    from keras_gan.training import plan, trainer
+    with backends.quiet_native_start():  # TensorFlow's C++ start-up lines, dropped where they are no news
+        from keras_gan.training import plan, trainer
 
+        backends.start_devices(backend)
     resolved = plan.resolve(cfg, backend)  # data source, classes, threads: before the run directory is touched
+    verbose = args.verbose if args.verbose is not None else 2 if args.quiet or not sys.stdout.isatty() else 1
     try:
-        result = trainer.train(resolved, run_dir, resume=args.resume,
-                               verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+        result = trainer.train(resolved, run_dir, resume=args.resume, verbose=verbose)
     except Exception as e:  # noqa: BLE001 -- a lost worker of the cluster: one line, exit 76
         from keras_gan.training.callbacks import StepWatchdog
         from keras_gan.training.checkpointing import cluster_error
@@ -120,6 +128,43 @@ def run(args):
     if result.failed:
         print(f"keras-gan train: {result.failed}", file=sys.stderr)
         return 1
-    print(f"run directory: {run_dir} (epochs {result.initial_epoch + 1}..{result.epochs}, "
-          f"last checkpoint {result.last_checkpoint})")
+    print(summary(run_dir, result, cfg, time.perf_counter() - started))
     return 0
+
+
+def _duration(seconds):
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def summary(run_dir, result, cfg, seconds=None):
+    """The lines printed at the end of a run: time, steps, where its files are, and what to run next.
+
+    Args:
+        run_dir: the run directory.
+        result: the :class:`~keras_gan.training.trainer.TrainResult`.
+        cfg: the run's config.
+        seconds: the command's time (default: the training call's, ``result.seconds``).
+
+    Returns:
+        The text (the first line is ``run directory: ...``, as before this summary existed).
+    """
+    steps = (result.epochs - result.initial_epoch) * result.steps_per_epoch - result.initial_step
+    samples = os.path.join(run_dir, "samples")
+    grids = sorted(f for f in os.listdir(samples) if f.endswith(".png")) if os.path.isdir(samples) else []
+    lines = [
+        f"run directory: {run_dir} (epochs {result.initial_epoch + 1}..{result.epochs}, "
+        f"last checkpoint {result.last_checkpoint})",
+        f"  done in {_duration(result.seconds if seconds is None else seconds)}: {steps} generator steps of batch {cfg.data.batch_size} "
+        f"({result.steps_per_epoch} a epoch, {cfg.train.d_steps} discriminator step(s) each)",
+        f"  samples      {os.path.join(samples, grids[-1]) if grids else samples} (one grid per epoch, "
+        f"JSON beside each)",
+        f"  checkpoint   {result.last_checkpoint}",
+        f"  history      {os.path.join(run_dir, 'history.json')}",
+        f"  TensorBoard  tensorboard --logdir {os.path.join(run_dir, 'logs')}",
+        "  next:",
+        f"    keras-gan evaluate --run {run_dir}",
+        f"    keras-gan sample --run {run_dir} --out samples.png",
+        f"    keras-gan export --run {run_dir}",
+    ]
+    return "\n".join(lines)

@@ -181,6 +181,11 @@ def data_dir():
 
 def _builder(name, directory=None):
     directory = directory or data_dir()
+    with _no_empty_variant_warning():
+        return _prepared_builder(name, directory)
+
+
+def _prepared_builder(name, directory):
     try:
         builder = tfds.builder(name, data_dir=directory)
     except tfds.core.registered.DatasetNotFoundError:
@@ -192,7 +197,17 @@ def _builder(name, directory=None):
         if name in LOCAL_DATASETS:
             if name == "mnist5k":
                 mnist5k_file()  # fails with an install hint before tfds starts
-            builder.download_and_prepare()  # local: reads the package's copy, no network
+            import contextlib
+            import io
+            import sys
+
+            print(f"preparing the {name} data set in {directory} (once) ...", file=sys.stderr, flush=True)
+            tfds.disable_progress_bar()  # its bars write cursor moves even into a log file
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # tfds's "Downloading ... Unknown size" banner
+                    builder.download_and_prepare()  # local: reads the package's copy, no network
+            finally:
+                tfds.enable_progress_bar()
         else:
             raise DatasetNotPreparedError(
                 f"Dataset {name!r} is not prepared in {directory} and this machine may not download it. "
@@ -201,6 +216,29 @@ def _builder(name, directory=None):
                 f"then copy ~/tensorflow_datasets/{name} to {directory} (or set KERAS_GAN_DATA_DIR)."
             )
     return builder
+
+
+class _no_empty_variant_warning:
+    """Drops tfds's "Variant folder ... has no dataset_info.json" while it opens or prepares a data set.
+
+    tfds logs it (absl, WARNING) for the folder it is about to fill: no news on a first run. Every other
+    record passes. Hand-written because tfds has no option for it.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not (message.startswith("Variant folder") and message.endswith("has no dataset_info.json"))
+
+    def __enter__(self):
+        import logging
+
+        self._logger = logging.getLogger("absl")
+        self._logger.addFilter(self)
+        return self
+
+    def __exit__(self, *exc):
+        self._logger.removeFilter(self)
+        return False
 
 
 def _check_split(name, split, available):

@@ -1,4 +1,5 @@
-"""Keras callbacks for GAN runs: sample grids, verified checkpoints, history, a NaN guard, a signal stop.
+"""Keras callbacks for GAN runs: sample grids, a whole-run progress bar, verified checkpoints, history, a NaN
+guard, a signal stop.
 
 They are ordinary ``keras.callbacks.Callback`` objects and work with any
 :class:`~keras_gan.models.AdversarialModel` under ``model.fit``.
@@ -95,6 +96,63 @@ class SampleGrid(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class RunProgress(keras.callbacks.Callback):
+    """One progress bar for a whole run: every step of every epoch, the run's ETA and the last losses.
+
+    Keras' own bar (``fit(verbose=1)``) starts again at every epoch, so a 300-epoch run
+    prints 300 bars; this one (``keras.utils.Progbar`` over ``epochs x steps_per_epoch``)
+    counts the run's steps from where a resumed run starts. Use it with ``fit(verbose=0)``.
+
+    Args:
+        epochs: the run's last epoch (``train.epochs``).
+        steps_per_epoch: steps in each epoch.
+        initial_epoch: epochs done before this ``fit`` (a resumed run).
+        initial_step: steps of epoch ``initial_epoch + 1`` done before it (a mid-epoch resume).
+        metrics: the logged values shown beside the bar (their last value, not a mean).
+
+    Example:
+
+    >>> bar = RunProgress(epochs=300, steps_per_epoch=22, initial_epoch=10)
+    >>> bar.total, bar.done
+    (6600, 220)
+    """
+
+    def __init__(self, epochs, steps_per_epoch, initial_epoch=0, initial_step=0,
+                 metrics=("d_loss", "g_loss", "d_real", "d_fake")):
+        super().__init__()
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.total = int(epochs) * self.steps_per_epoch
+        self.done = int(initial_epoch) * self.steps_per_epoch + int(initial_step)
+        self.metrics = tuple(metrics)
+        self._epoch_start = self.done
+        self._bar = None
+
+    def on_train_begin(self, logs=None):
+        if self._bar is None:  # a mid-epoch resume runs two fits: one bar for both
+            self._bar = keras.utils.Progbar(self.total, stateful_metrics=self.metrics, unit_name="step")
+            self._bar.update(self.done)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.done
+
+    def on_train_batch_end(self, batch, logs=None):
+        # ``batch`` is the index of the last step of this call (several with steps_per_execution)
+        self.done = self._epoch_start + int(batch) + 1
+        values = [(k, float(logs[k])) for k in self.metrics if logs and k in logs]
+        self._bar.update(min(self.done, self.total), values=values, finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.done = (int(epoch) + 1) * self.steps_per_epoch
+        self._epoch_start = self.done
+        values = [(k, float(logs[k])) for k in self.metrics if logs and k in logs]
+        self._bar.update(min(self.done, self.total), values=values, finalize=self.done >= self.total)
+
+    def close(self):
+        """Ends the bar's line where the run stopped early (a signal, a NaN), so the next message starts a line."""
+        if self._bar is not None and self.done < self.total:
+            self._bar.update(self.done, finalize=True)
 
 
 class NaNGuard(keras.callbacks.Callback):

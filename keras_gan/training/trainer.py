@@ -4,6 +4,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import time
 
 import contextlib
 
@@ -31,6 +32,8 @@ class TrainResult:
         interrupted: ``None``, or ``{"signal", "epoch", "step", "checkpoint"}``
             when SIGTERM/SIGINT stopped the run after writing that checkpoint.
         initial_step: steps of epoch ``initial_epoch + 1`` done before this call.
+        steps_per_epoch: generator steps per epoch.
+        seconds: wall time of this call, set-up included.
     """
 
     model: object
@@ -41,6 +44,8 @@ class TrainResult:
     failed: object
     interrupted: object = None
     initial_step: int = 0
+    steps_per_epoch: int = 0
+    seconds: float = 0.0
 
 
 def make_strategy(name, tpu=None, model_parallel_size=None):
@@ -158,12 +163,14 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
             :class:`keras_gan.config.Config`, resolved here for the backend Keras runs on.
         run_dir: the run directory.
         resume: continue from the newest checkpoint in ``run_dir``.
-        verbose: Keras ``fit`` verbosity (1 progress bar, 2 one line per epoch).
+        verbose: 0 silent; 1 one progress bar for the whole run (:class:`~keras_gan.training.callbacks.RunProgress`);
+            2 Keras' one line per epoch.
         extra_callbacks: more Keras callbacks for ``fit`` (run before the stop-on-signal one).
 
     Returns:
         A :class:`TrainResult`.
     """
+    start = time.perf_counter()
     plan = cfg if isinstance(cfg, plan_lib.Plan) else plan_lib.resolve(cfg)
     if plan.backend != keras.backend.backend():
         raise UsageError(f"the plan is for the {plan.backend} backend, but Keras runs on "
@@ -181,7 +188,9 @@ def train(cfg, run_dir, resume=False, verbose=1, extra_callbacks=()):
     # removed however training ends (a worker stopped by a lost peer included).
     scratch = None if chief else tempfile.mkdtemp(prefix="keras_gan_worker_")
     try:
-        return _train(plan, run_dir, scratch, strategy, resume, verbose, extra_callbacks)
+        result = _train(plan, run_dir, scratch, strategy, resume, verbose, extra_callbacks)
+        result.seconds = time.perf_counter() - start
+        return result
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -210,6 +219,9 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
             start_epoch=initial_epoch, epochs=t.epochs, **plan.source,
         )
         if not resume:
+            # Seeded again here: preparing a data set on a first run draws from Keras' and Python's generators,
+            # so the initial weights would differ between the first run and every later one.
+            keras.utils.set_random_seed(t.seed)
             model = runs.compile_model(runs.build_model(cfg, shape, num_classes=plan.num_classes), cfg, steps)
     if initial_step >= steps:  # a mid-epoch checkpoint of an epoch that has since got shorter
         initial_epoch, initial_step = initial_epoch + 1, 0
@@ -232,6 +244,11 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
         *extra_callbacks,
         stop_cb,
     ]
+    progress, fit_verbose = None, verbose
+    if verbose == 1:  # one bar for the run, not Keras' bar per epoch
+        progress = callbacks.RunProgress(t.epochs, steps, initial_epoch, initial_step)
+        cbs.insert(cbs.index(stop_cb), progress)
+        fit_verbose = 0
     if t.strategy == "multiworker" and t.step_timeout:
         # A hung peer would leave this worker waiting in a collective forever: bounded by the watchdog.
         cbs.insert(0, callbacks.StepWatchdog(t.step_timeout))
@@ -244,7 +261,8 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
             runs.use_steps_per_execution(model, t.steps_per_execution, steps - initial_step)
             first = model.fit(
                 ds.skip(initial_step), epochs=t.epochs, initial_epoch=start,
-                steps_per_epoch=steps - initial_step, callbacks=cbs + [_StopAfterEpoch()], verbose=verbose,
+                steps_per_epoch=steps - initial_step, callbacks=cbs + [_StopAfterEpoch()], verbose=fit_verbose,
+                shuffle=False,  # the data set is shuffled by (seed, epoch) already
             ).history
             history = {k: list(v) for k, v in first.items()}
             ds, start = ds.skip(steps), start + 1
@@ -252,17 +270,19 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
             runs.use_steps_per_execution(model, t.steps_per_execution, steps)
             rest = model.fit(
                 ds, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps,
-                callbacks=cbs, verbose=verbose,
+                callbacks=cbs, verbose=fit_verbose, shuffle=False,
             ).history
             for k, v in rest.items():
                 history.setdefault(k, []).extend(v)
     finally:
         stop_cb.uninstall()
+        if progress is not None:
+            progress.close()
     found = checkpointing.list_checkpoints(final_dir)
     return TrainResult(
         model=model, history=history, initial_epoch=initial_epoch, epochs=t.epochs,
         last_checkpoint=found[-1].path if found else None, failed=guard.failed,
-        interrupted=stop_cb.stopped, initial_step=initial_step,
+        interrupted=stop_cb.stopped, initial_step=initial_step, steps_per_epoch=steps,
     )
 
 
