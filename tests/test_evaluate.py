@@ -88,8 +88,10 @@ def test_cli_generated_equal_to_baseline_gives_equal_numbers(digits, monkeypatch
     assert result["real_split"] == "test" and result["baseline_split"] == "train" and result["num_real"] == 360
     assert result["epoch"] == 7 and result["seed"] == 0
     assert result["extractor"]["name"] == "digits" and result["extractor"]["classifier"]["test_accuracy"] > 0.9
-    assert set(result["generated"]) == {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall"}
+    assert set(result["generated"]) == {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall",
+                                        "density", "coverage"}
     assert result["generated"] == result["baseline"]
+    assert result["density_coverage_k"] == 5 and "coverage (higher is better)" in out
     assert result["kid_subset_size"] == 360 and result["is_splits"] == 10
     assert "FID" in out and "train vs test (baseline)" in out and "Wrote" in out
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # atomic write left no temp file

@@ -220,6 +220,56 @@ def test_precision_recall_matches_brute_force():
         metrics.precision_recall(real[:3], fake, k=3)
 
 
+def _density_coverage_brute_force(real, fake, k):
+    # Naeem et al. 2020, eqs. (3)-(4), as loops over every real/fake pair
+    n, m = len(real), len(fake)
+    radius = []
+    for i in range(n):
+        distances = sorted(float(np.sqrt(((real[i] - real[j]) ** 2).sum())) for j in range(n) if j != i)
+        radius.append(distances[k - 1])
+    inside = [[float(np.sqrt(((fake[j] - real[i]) ** 2).sum())) <= radius[i] for i in range(n)] for j in range(m)]
+    density = sum(sum(row) for row in inside) / (k * m)
+    coverage = sum(any(inside[j][i] for j in range(m)) for i in range(n)) / n
+    return density, coverage
+
+
+def test_density_coverage_matches_a_hand_computation():
+    rng = np.random.default_rng(12)
+    real = rng.normal(size=(60, 3))
+    fake = rng.normal(size=(50, 3)) * 0.5 + 0.7  # crowded in one region: density above 1 there, low coverage
+    for k in (1, 3, 5):
+        got = metrics.density_coverage(real, fake, k=k, working_memory=0.001)  # many chunks
+        density, coverage = _density_coverage_brute_force(real, fake, k)
+        assert got["density"] == pytest.approx(density, abs=1e-12)
+        assert got["coverage"] == pytest.approx(coverage, abs=1e-12)
+        assert 0 < got["coverage"] < 1
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.density_coverage(real[:3], fake, k=3)
+
+
+def test_density_coverage_of_identical_disjoint_and_collapsed_sets():
+    x = np.random.default_rng(13).normal(size=(300, 4))
+    same = metrics.density_coverage(x, x.copy())
+    assert same["coverage"] == 1.0 and same["density"] >= 1.0  # every fake sits at a real centre
+    assert metrics.density_coverage(x, x + 100.0) == {"density": 0.0, "coverage": 0.0}
+    collapsed = metrics.density_coverage(x, np.repeat(x[:1], 300, axis=0))  # one sample, 300 times
+    assert collapsed["coverage"] < 0.05
+
+
+def test_precision_and_recall_are_not_swapped():
+    # fakes that sit on a third of the real data: all of them realistic (precision 1), a third of the
+    # real data reached (recall about 1/3). Swapping the two (torch-fidelity's bug, its issue #70) fails here.
+    rng = np.random.default_rng(14)
+    real = rng.normal(size=(600, 2))
+    fake = real[real[:, 0] < np.quantile(real[:, 0], 1 / 3)] + rng.normal(scale=1e-3, size=(200, 2))
+    fake = np.concatenate([fake] * 3)[:600]
+    got = metrics.precision_recall(real, fake, k=3)
+    assert got["precision"] > 0.95
+    assert got["recall"] < 0.6
+    dc = metrics.density_coverage(real, fake, k=5)
+    assert dc["coverage"] < 0.6 and dc["density"] > 1.0  # the fakes crowd a third of the real neighbourhoods
+
+
 # ----------------------------------------------------------- mode metrics
 RING = np.array([[np.cos(a), np.sin(a)] for a in 2 * np.pi * np.arange(8) / 8])
 

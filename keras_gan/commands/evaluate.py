@@ -1,6 +1,6 @@
 """``keras-gan evaluate``: score a trained run against held-out real data, offline.
 
-Image runs get FID, KID, Inception Score and precision/recall on features of
+Image runs get FID, KID, Inception Score, precision/recall and density/coverage on features of
 an extractor (``digits``: the embedded classifier, the default for digits
 runs; ``inception``: InceptionV3 from a local weights file). 2-D mixture runs
 (``ring8``, ``grid25``) get the mode-collapse metrics (modes covered, high
@@ -20,11 +20,12 @@ import os
 
 from keras_gan.errors import UsageError
 
-HELP = "Score a trained run (FID, KID, IS, precision/recall or mode coverage) against held-out real data."
+HELP = ("Score a trained run (FID, KID, IS, precision/recall, density/coverage or mode coverage) against held-out "
+        "real data.")
 
 _DEFAULT_MAX_SAMPLES = 10_000
 _DEFAULT_MIXTURE_SAMPLES = 2_500  # VEEGAN / PacGAN draw 2,500 samples
-_METRIC_CHOICES = ("fid", "kid", "is", "precision_recall")
+_METRIC_CHOICES = ("fid", "kid", "is", "precision_recall", "density_coverage")
 
 
 def add_arguments(parser):
@@ -142,6 +143,8 @@ def _image_rows(results):
         ("Inception Score (of the left set)", "is_mean", "is_std"),
         ("precision (higher is better)", "precision", None),
         ("recall (higher is better)", "recall", None),
+        ("density (about 1 for real data)", "density", None),
+        ("coverage (higher is better)", "coverage", None),
     )
     for label, key, std_key in labels:
         if key in results[0]:
@@ -198,7 +201,7 @@ def _evaluate_images(args, config, model, name, baseline_split, metric_names):
     if extractor.num_classes is None and "is" in metric_names:
         print("Note: this extractor has no classifier head; skipping the Inception Score.", flush=True)
         metric_names = tuple(m for m in metric_names if m != "is")
-    keep = "kid" in metric_names or "precision_recall" in metric_names
+    keep = bool({"kid", "precision_recall", "density_coverage"} & set(metric_names))
     options = dict(extractor=extractor, batch_size=args.batch_size, seed=args.seed, keep_features=keep)
 
     from keras_gan import data
@@ -248,6 +251,7 @@ def _evaluate_images(args, config, model, name, baseline_split, metric_names):
         "is_splits": int(min(args.is_splits, n)),
         "precision_recall_k": 3,
         "precision_recall_samples": int(min(n, real_set.count)),
+        "density_coverage_k": 5,
         "generated": generated,
         "baseline": baseline,
     }

@@ -31,7 +31,7 @@ during ``fit`` and logs the numbers into the epoch logs (hence ``History``).
 Example:
 
 >>> result = evaluate(model.generate, real_images, extractor="digits", num_samples=1000)
->>> result["fid"], result["kid_mean"], result["precision"], result["recall"]
+>>> result["fid"], result["kid_mean"], result["precision"], result["recall"], result["density"], result["coverage"]
 """
 
 import dataclasses
@@ -40,7 +40,7 @@ import keras
 import numpy as np
 
 #: Metric groups accepted by :func:`compare` and :func:`evaluate`.
-METRICS = ("fid", "kid", "is", "precision_recall")
+METRICS = ("fid", "kid", "is", "precision_recall", "density_coverage")
 
 
 # ------------------------------------------------------ streaming statistics
@@ -330,6 +330,58 @@ def precision_recall(real_features, fake_features, k=3, working_memory=256):
     return {"precision": float(precision), "recall": float(recall)}
 
 
+def density_coverage(real_features, fake_features, k=5, working_memory=256):
+    """Density and coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics for Generative Models").
+
+    With ``r_i`` the distance from real point ``i`` to its ``k``-th nearest real neighbour:
+    ``density = 1 / (k m) * sum_j #{i : |f_j - x_i| <= r_i}`` (how many real neighbourhoods each
+    fake point falls in, over ``k``: about 1 for fakes distributed like the reals, above 1 where they
+    crowd the dense regions) and ``coverage = 1 / n * #{i : some f_j has |f_j - x_i| <= r_i}`` (the share
+    of real neighbourhoods that hold at least one fake; robust to real outliers, unlike recall).
+
+    Args:
+        real_features: ``[n, d]`` features of real samples.
+        fake_features: ``[m, d]`` features of generated samples (as many as real ones, as the paper does).
+        k: neighbourhood size (5 in the paper).
+        working_memory: MiB per chunk of the pairwise-distance matrix.
+
+    Returns:
+        ``{"density": float, "coverage": float}``.
+
+    Example:
+
+    >>> x = np.random.default_rng(0).standard_normal((500, 4))
+    >>> r = density_coverage(x, x + 0.0)
+    >>> round(r["coverage"], 3)
+    1.0
+    """
+    real = np.asarray(real_features, np.float64)
+    fake = np.asarray(fake_features, np.float64)
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"features must be [n, d] arrays with the same d, got shapes {real.shape} and {fake.shape}.")
+    k = int(k)
+    if k < 1 or k >= len(real):
+        raise ValueError(f"k must be >= 1 and smaller than the real set ({len(real)}), got {k}.")
+    radii = _knn_radii(real, k, working_memory)
+    counts, covered = np.zeros(len(fake)), np.zeros(len(real), bool)
+    # chunks over the fake points: each row says which real neighbourhoods hold that fake point
+    for start, inside in _chunks(fake, real, lambda dist: dist <= radii[None, :], working_memory):
+        counts[start:start + len(inside)] = inside.sum(axis=1)
+        covered |= inside.any(axis=0)
+    return {"density": float(counts.sum() / (k * len(fake))), "coverage": float(covered.mean())}
+
+
+def _chunks(queries, reference, test, working_memory):
+    """``(start row, test(distances))`` per chunk of the query-reference distance matrix."""
+    from sklearn.metrics import pairwise_distances_chunked
+
+    start = 0
+    for block in pairwise_distances_chunked(queries, reference, reduce_func=lambda dist, _: test(dist),
+                                            working_memory=working_memory):
+        yield start, block
+        start += len(block)
+
+
 # ----------------------------------------------------------- mode metrics
 def mode_metrics(samples, centers, std, threshold=3.0):
     """Mode coverage of samples from a Gaussian mixture (VEEGAN / PacGAN protocol).
@@ -519,6 +571,7 @@ def compare(
     is_splits=10,
     k=3,
     seed=0,
+    dc_k=5,
 ):
     """Metrics of one :class:`FeatureSet` (``fake``) against another (``real``).
 
@@ -533,17 +586,19 @@ def compare(
         is_splits: see :func:`inception_score` (capped at the sample count).
         k: see :func:`precision_recall`.
         seed: seed of the KID subsets and the precision/recall subsample.
+        dc_k: see :func:`density_coverage` (5, as Naeem et al.).
 
     Returns:
         A dict with some of ``fid``, ``kid_mean``, ``kid_std``, ``is_mean``,
-        ``is_std``, ``precision``, ``recall``.
+        ``is_std``, ``precision``, ``recall``, ``density``, ``coverage``.
     """
     metrics = _check_metrics(metrics)
     result = {}
     if "fid" in metrics:
         result["fid"] = fid(fake.statistics, real.statistics)
-    if ("kid" in metrics or "precision_recall" in metrics) and (fake.features is None or real.features is None):
-        raise ValueError("kid and precision_recall need features: extract with keep_features=True.")
+    needs_features = {"kid", "precision_recall", "density_coverage"} & set(metrics)
+    if needs_features and (fake.features is None or real.features is None):
+        raise ValueError(f"{', '.join(sorted(needs_features))} need features: extract with keep_features=True.")
     if "kid" in metrics:
         result["kid_mean"], result["kid_std"] = kid(fake.features, real.features, kid_subsets, kid_subset_size, seed)
     if "is" in metrics:
@@ -552,11 +607,15 @@ def compare(
         result["is_mean"], result["is_std"] = inception_score(
             fake.probabilities, min(int(is_splits), len(fake.probabilities))
         )
-    if "precision_recall" in metrics:
+    if "precision_recall" in metrics or "density_coverage" in metrics:
         n = min(len(fake.features), len(real.features))
         rng = np.random.default_rng(seed)
         pick = lambda x: x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))]  # noqa: E731
-        result.update(precision_recall(pick(real.features), pick(fake.features), k=k))
+        real_n, fake_n = pick(real.features), pick(fake.features)  # the same subsample for all four
+        if "precision_recall" in metrics:
+            result.update(precision_recall(real_n, fake_n, k=k))
+        if "density_coverage" in metrics:
+            result.update(density_coverage(real_n, fake_n, k=dc_k))
     return result
 
 
@@ -606,7 +665,7 @@ def evaluate(
     extractor = features_lib.get_extractor(extractor)
     if extractor.num_classes is None:
         metrics = tuple(m for m in metrics if m != "is")
-    keep = "kid" in metrics or "precision_recall" in metrics
+    keep = bool({"kid", "precision_recall", "density_coverage"} & set(metrics))
     options = dict(extractor=extractor, batch_size=batch_size, seed=seed, keep_features=keep, verbose=verbose)
     real_set = real if isinstance(real, FeatureSet) else extract_features(real, **options)
     fake_set = generated if isinstance(generated, FeatureSet) else extract_features(
@@ -625,6 +684,7 @@ def evaluate(
         "is_splits": int(min(is_splits, fake_set.count)),
         "precision_recall_k": int(k),
         "precision_recall_samples": int(min(fake_set.count, real_set.count)),
+        "density_coverage_k": 5,
     }
     return result
 
