@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gan import export, models, networks
+from keras_gan.models import noise
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KIT = os.path.join(ROOT, "export")
@@ -645,6 +646,14 @@ def test_cli_export_writes_both_formats_and_a_report(run_dir, capsys):
         png = directory / f"grid{flag}.png"
         assert cli.main(["sample", flag, str(path), "--num", "4", "--seed", "2", "--out", str(png)]) == 0
         assert png.stat().st_size > 0 and json.loads(png.with_suffix(".json").read_text())["seed"] == 2
+        # the generation tools on an export: given (truncated) latents, the same images as the model
+        z = noise.truncate(export.draw_exported_latents(path, 3, seed=4), 0.5, "uniform")
+        np.testing.assert_allclose(z, noise.truncate(model.sample_latent(3, 4), 0.5, "uniform"), atol=1e-6)
+        assert np.max(np.abs(export.generate_exported(path, z) - model.generate_from(z))) < ATOL
+        walk = directory / f"walk{flag}.gif"
+        assert cli.main(["sample", flag, str(path), "--seeds", "0-2", "--truncation", "0.7", "--interpolate", "3",
+                         "--out", str(walk)]) == 0
+        assert json.loads(walk.with_suffix(".json").read_text())["frames"] == 5  # 3 + 3 - the shared middle one
 
     assert cli.main(["export", "--run", str(directory), "--format", "tflite"]) == 2
     assert "--format 'tflite': allowed values are savedmodel, onnx" in capsys.readouterr().err

@@ -78,3 +78,36 @@ def _scatter(points, path, reference, title):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def save_frames(frames, path, duration_ms=80):
+    """Saves a sequence of images as an animated GIF (``.gif``) or as one PNG row of frames (``.png``).
+
+    Args:
+        frames: ``[T, H, W, C]`` images in ``[-1, 1]`` (an interpolation walk, one frame per step).
+        path: output ``.gif`` or ``.png``; written atomically.
+        duration_ms: time per GIF frame.
+
+    Example:
+
+    >>> save_frames(np.zeros((4, 8, 8, 1)), "/tmp/walk.gif")  # doctest: +SKIP
+    """
+    from PIL import Image
+
+    frames = to_uint8(frames)
+    if path.lower().endswith(".png"):
+        strip = grid(frames.astype(np.float32) / 127.5 - 1.0, ncols=len(frames))
+        frames_img = [Image.fromarray(strip[..., 0] if strip.shape[-1] == 1 else strip)]
+        fmt = "PNG"
+    else:
+        fmt = "GIF"
+        frames_img = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
+    scale = max(1, 256 // frames_img[0].size[1])
+    if scale > 1:
+        frames_img = [f.resize((f.size[0] * scale, f.size[1] * scale), Image.NEAREST) for f in frames_img]
+    with atomic_path(path) as tmp:
+        if fmt == "GIF":
+            frames_img[0].save(tmp, format="GIF", save_all=True, append_images=frames_img[1:],
+                               duration=int(duration_ms), loop=0)
+        else:
+            frames_img[0].save(tmp, format="PNG")

@@ -51,7 +51,8 @@ from keras_gan.export._common import (  # noqa: F401
     DEFAULT_MAX_BATCH_SIZE, DEFAULT_OPSET, METADATA_FILENAME, METADATA_FORMAT, PRIORS, read_metadata,
 )
 from keras_gan.export.loading import (  # noqa: F401
-    load_saved_model_generator, onnx_generate, onnx_session, onnx_session_options, onnx_threads, sample_exported,
+    draw_exported_latents, generate_exported, load_saved_model_generator, onnx_generate, onnx_session,
+    onnx_session_options, onnx_threads, sample_exported,
 )
 from keras_gan.export.onnx_file import export_onnx  # noqa: F401
 from keras_gan.export.parity import check_parity  # noqa: F401
@@ -59,4 +60,5 @@ from keras_gan.export.saved_model import export_saved_model  # noqa: F401
 
 __all__ = ["export_saved_model", "export_onnx", "check_parity", "read_metadata", "load_saved_model_generator",
            "onnx_session", "onnx_session_options", "onnx_threads", "onnx_generate", "sample_exported",
+           "generate_exported", "draw_exported_latents",
            "METADATA_FILENAME", "METADATA_FORMAT", "DEFAULT_OPSET", "DEFAULT_MAX_BATCH_SIZE", "PRIORS"]

@@ -206,6 +206,48 @@ def sample_exported(path, num, seed, labels=None):
     path = os.fspath(path)
     metadata = read_metadata(path)
     z = _draw_latent(num, seed, int(metadata["latent_dim"]), metadata["prior"]).numpy()
+    return generate_exported(path, z, labels)
+
+
+def draw_exported_latents(path, num, seed):
+    """``num`` latent vectors drawn as :func:`sample_exported` draws them for ``seed`` (the library's generator).
+
+    Args:
+        path: a SavedModel directory or an ``.onnx`` file.
+        num: number of vectors.
+        seed: integer seed.
+
+    Returns:
+        A float32 numpy array ``[num, latent_dim]``, equal to the exported model's ``sample_latent(num, seed)``.
+    """
+    metadata = read_metadata(os.fspath(path))
+    return _draw_latent(int(num), int(seed), int(metadata["latent_dim"]), metadata["prior"]).numpy()
+
+
+def generate_exported(path, z, labels=None):
+    """Runs an exported generator on given latent vectors, in batches of the export's largest batch.
+
+    Args:
+        path: a SavedModel directory (base or version) or an ``.onnx`` file.
+        z: ``[num, latent_dim]`` latent vectors.
+        labels: for a conditional generator: an int, ``num`` ints, or None (classes in turn).
+
+    Returns:
+        A numpy array ``[num, *image_shape]`` (float32 in ``[-1, 1]``, or uint8 for a ``uint8=True`` export).
+
+    Example:
+
+    >>> z = draw_exported_latents("/tmp/models/gan", 4, seed=0)  # doctest: +SKIP
+    >>> generate_exported("/tmp/models/gan", z * 0.7).shape  # doctest: +SKIP
+    (4, 8, 8, 1)
+    """
+    path = os.fspath(path)
+    metadata = read_metadata(path)
+    z = np.asarray(z, np.float32)
+    latent_dim = int(metadata["latent_dim"])
+    if z.ndim != 2 or z.shape[1] != latent_dim or len(z) < 1:
+        raise ValueError(f"z must be [num >= 1, {latent_dim}], got shape {z.shape}.")
+    num = len(z)
     label = None
     if metadata["conditional"]:
         num_classes = metadata.get("num_classes")
@@ -229,4 +271,3 @@ def sample_exported(path, num, seed, labels=None):
         run(z[i : i + step], None if label is None else label[i : i + step]) for i in range(0, num, step)
     ]
     return np.concatenate(out, axis=0)
-

@@ -399,6 +399,31 @@ class AdversarialModel(keras.Model):
             ValueError: for labels on an unconditional model, or labels out of range.
         """
         num = int(num)
+        with _backend.no_grad():
+            z = self.sample_latent(num, seed)
+        return self.generate_from(z, labels, batch_size)
+
+    def generate_from(self, z, labels=None, batch_size=256):
+        """Generates one sample per latent vector (the moving-average generator when ``ema_decay`` is set).
+
+        Args:
+            z: ``[num, latent_dim]`` latent vectors (e.g. :meth:`sample_latent`, truncated or interpolated
+                with :func:`keras_gan.models.noise.truncate` / :func:`~keras_gan.models.noise.interpolate`).
+            labels: as in :meth:`generate`.
+            batch_size: generator batch size.
+
+        Returns:
+            A numpy array ``[num, *sample_shape]``.
+
+        Example:
+
+        >>> from keras_gan.models import noise  # doctest: +SKIP
+        >>> mean_image = model.generate_from(noise.truncate(model.sample_latent(1, 0), 0.0, model.prior))  # doctest: +SKIP
+        """
+        z = ops.convert_to_tensor(np.asarray(z, np.float32))
+        if len(z.shape) != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must be [num, {self.latent_dim}], got shape {tuple(z.shape)}.")
+        num = int(z.shape[0])
         generator = self.ema_generator if self.ema_generator is not None else self.generator
         if self.num_classes:
             labels = np.arange(num) % self.num_classes if labels is None else np.broadcast_to(labels, (num,))
@@ -411,7 +436,6 @@ class AdversarialModel(keras.Model):
             raise ValueError("labels were given, but this model is not conditional (num_classes is None).")
         out = []
         with _backend.no_grad():
-            z = self.sample_latent(num, seed)
             for i in range(0, num, batch_size):
                 zi = z[i : i + batch_size]
                 inputs = [zi, ops.convert_to_tensor(labels[i : i + batch_size])] if self.num_classes else zi

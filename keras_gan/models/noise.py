@@ -7,6 +7,7 @@ one that never stopped, and, under ``tf.distribute``, sliced per replica from
 one global draw so that N replicas use exactly the noise one device would.
 """
 
+import numpy as np
 from keras import ops
 
 from keras_gan.models import _backend
@@ -77,3 +78,80 @@ def replica_noise(seed, counter, local_n, draw):
     global_noise = draw(local_n * num_replicas, seed_pair)
     start = ops.cast(replica_id, "int32") * local_n
     return global_noise[start : start + local_n]
+
+
+#: The mean of each prior (U(-1, 1) and N(0, I)): where truncation pulls the latent vectors.
+PRIOR_MEANS = {"uniform": 0.0, "normal": 0.0}
+
+
+def truncate(z, psi, prior):
+    """The truncation trick: latent vectors pulled toward the prior's mean, ``mean + psi (z - mean)``.
+
+    As StyleGAN's ``--trunc`` and StudioGAN's truncation factor apply it (to the latent the generator
+    takes): ``psi = 1`` leaves ``z`` as drawn, ``psi = 0`` gives every sample the mean vector, values
+    in between trade variety for typicality.
+
+    Args:
+        z: ``[n, latent_dim]`` array.
+        psi: the factor, in ``[0, 1]`` (values above 1 extrapolate, as published).
+        prior: ``"uniform"`` or ``"normal"``.
+
+    Returns:
+        A float32 numpy array of ``z``'s shape.
+
+    Example:
+
+    >>> truncate(np.array([[1.0, -0.5]]), 0.5, "uniform")
+    array([[ 0.5 , -0.25]], dtype=float32)
+    """
+    if prior not in PRIOR_MEANS:
+        raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}.")
+    psi = float(psi)
+    if not psi >= 0.0:
+        raise ValueError(f"psi must be >= 0, got {psi}.")
+    mean = PRIOR_MEANS[prior]
+    return (mean + psi * (np.asarray(z, np.float32) - mean)).astype(np.float32)
+
+
+def interpolate(z0, z1, steps, prior):
+    """``steps`` latent vectors from ``z0`` to ``z1`` (both included): spherical for a normal prior, linear for uniform.
+
+    A normal prior's mass lies near the sphere of radius ``sqrt(latent_dim)``; the straight line between
+    two draws passes closer to the origin than any draw (White 2016, "Sampling Generative Networks"), so
+    the walk follows the great circle, its norm interpolated linearly. A uniform prior's box is convex:
+    the straight line stays inside it.
+
+    Args:
+        z0, z1: ``[latent_dim]`` arrays.
+        steps: frames, >= 2.
+        prior: ``"uniform"`` or ``"normal"``.
+
+    Returns:
+        A float32 array ``[steps, latent_dim]`` whose first row is ``z0`` and last ``z1``.
+
+    Example:
+
+    >>> path = interpolate(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 3, "normal")
+    >>> [[round(float(v), 4) for v in row] for row in path]
+    [[1.0, 0.0], [0.7071, 0.7071], [0.0, 1.0]]
+    """
+    if prior not in PRIOR_MEANS:
+        raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}.")
+    steps = int(steps)
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}.")
+    a, b = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    if prior == "uniform":
+        path = (1 - t) * a + t * b
+    else:
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        ua, ub = a / max(na, 1e-12), b / max(nb, 1e-12)
+        omega = np.arccos(np.clip(ua @ ub, -1.0, 1.0))
+        if omega < 1e-6:  # (anti)parallel: the straight line
+            direction = (1 - t) * ua + t * ub
+        else:
+            direction = (np.sin((1 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
+        path = direction * ((1 - t) * na + t * nb)
+    path[0], path[-1] = a, b  # exact endpoints
+    return path.astype(np.float32)
