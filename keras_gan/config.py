@@ -34,7 +34,7 @@ class DataConfig:
     """What to train on."""
 
     name: str = _opt(
-        "digits", doc="'digits', 'mnist5k', 'ring8', 'grid25', 'folder' (with data.path) or a prepared tfds image dataset"
+        "digits", doc="'digits', 'mnist5k', 'stacked_mnist', 'ring8', 'grid25', 'folder' (with data.path) or a prepared tfds image dataset"
     )
     split: str = _opt("train")
     image_size: typing.Optional[int] = _opt(None, minimum=2, doc="resize side; null keeps the native size")

