@@ -50,21 +50,21 @@ def _plain(text):
 def test_the_progress_bar_counts_every_step_of_the_run(first_run):
     _, fresh, resumed = first_run
     fresh, resumed = (type("Out", (), {"stdout": _plain(o.stdout)}) for o in (fresh, resumed))
-    # the digits: 22 steps an epoch; one bar for the run, from where a resumed run starts
-    assert re.search(r"\b22/22\b", fresh.stdout), fresh.stdout[-2000:]
-    assert re.search(r"\b44/44\b", resumed.stdout), resumed.stdout[-2000:]
-    first = re.findall(r"\b(\d+)/44\b", resumed.stdout)
-    assert first and int(first[0]) == 22, first  # the resumed bar starts at the first epoch's 22 steps
+    # the digits at batch 32: 44 steps an epoch; one bar for the run, from where a resumed run starts
+    assert re.search(r"\b44/44\b", fresh.stdout), fresh.stdout[-2000:]
+    assert re.search(r"\b88/88\b", resumed.stdout), resumed.stdout[-2000:]
+    first = re.findall(r"\b(\d+)/88\b", resumed.stdout)
+    assert first and int(first[0]) == 44, first  # the resumed bar starts at the first epoch's 44 steps
     assert "Epoch 1/" not in fresh.stdout and "Epoch 2/" not in resumed.stdout  # no Keras bar per epoch
 
 
 def test_the_summary_names_files_that_exist(first_run):
     tmp, fresh, resumed = first_run
-    for out, steps in ((fresh, 22), (resumed, 22)):
+    for out, steps in ((fresh, 44), (resumed, 44)):
         lines = out.stdout.splitlines()
         start = [i for i, line in enumerate(lines) if line.startswith("run directory: ")][-1]
         summary = "\n".join(lines[start:])
-        assert f"{steps} generator steps of batch 64" in summary, summary
+        assert f"{steps} generator steps of batch 32" in summary, summary
         named = re.findall(r"^\s+(?:samples|checkpoint|history)\s+(\S+)", summary, re.M)
         assert len(named) == 3, summary
         for path in named:
