@@ -62,7 +62,7 @@ def run_one(variant, seed, steps, num_samples, base_filters=None):
                                          seed=seed, epochs=-(-steps // per_epoch))
     keras.utils.set_random_seed(seed)
     model = runs.compile_model(runs.build_model(cfg, shape), cfg, steps)
-    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)  # shuffled by (seed, epoch)
     train_seconds = time.perf_counter() - start
     samples = model.generate(num_samples, seed=10_000 + seed)
     result = metrics.stacked_mnist_modes(samples)
