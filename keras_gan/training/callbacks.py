@@ -506,4 +506,11 @@ class HistoryWriter(keras.callbacks.Callback):
         files.write_json(self.path, history)
 
 
-from keras_gan.divergences import DivergenceTracker  # noqa: E402,F401  (W1 / JS per epoch, in divergences.py)
+def __getattr__(name):
+    # DivergenceTracker (W1 / JS per epoch) lives in divergences.py and needs TensorFlow Probability (0.5 s to
+    # import): loaded when asked for, not by every `keras-gan train`.
+    if name == "DivergenceTracker":
+        from keras_gan.divergences import DivergenceTracker
+
+        return DivergenceTracker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
