@@ -141,18 +141,29 @@ class quiet_native_start:
     """
 
     def __enter__(self):
+        import faulthandler
         import tempfile
 
         sys.stderr.flush()
         self._saved = os.dup(2)
         self._file = tempfile.TemporaryFile()
+        # A crash inside the block (a native library's segfault) still reaches the real standard error.
+        self._faults_were_on = faulthandler.is_enabled()
+        self._faults = os.fdopen(os.dup(self._saved), "w")
+        faulthandler.enable(file=self._faults)
         os.dup2(self._file.fileno(), 2)
         return self
 
     def __exit__(self, *exc):
+        import faulthandler
+
         sys.stderr.flush()
         os.dup2(self._saved, 2)
         os.close(self._saved)
+        faulthandler.disable()
+        self._faults.close()
+        if self._faults_were_on:
+            faulthandler.enable()
         self._file.seek(0)
         text = self._file.read().decode(errors="replace")
         self._file.close()

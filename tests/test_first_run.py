@@ -116,3 +116,12 @@ def test_first_run_equals_later_runs(tmp_path):
     later = trainer.train(cfg, str(tmp_path / "b"), verbose=0)
     for w1, w2 in zip(first.model.get_weights(), later.model.get_weights()):
         np.testing.assert_array_equal(w1, w2)
+
+
+def test_a_crash_inside_the_quiet_start_still_reaches_stderr():
+    code = ("import ctypes\nfrom keras_gan import backends\n"
+            "with backends.quiet_native_start():\n    ctypes.string_at(0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    assert out.returncode != 0
+    assert "Fatal Python error" in out.stderr and "Segmentation fault" in out.stderr, out.stderr[-2000:]
