@@ -162,8 +162,13 @@ class quiet_native_start:
         os.close(self._saved)
         faulthandler.disable()
         self._faults.close()
-        if self._faults_were_on:
-            faulthandler.enable()
+        if self._faults_were_on:  # back on, to standard error (a captured sys.stderr has no descriptor)
+            for stream in (sys.stderr, sys.__stderr__):
+                try:
+                    faulthandler.enable(file=stream)
+                    break
+                except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is an OSError
+                    continue
         self._file.seek(0)
         text = self._file.read().decode(errors="replace")
         self._file.close()
