@@ -33,6 +33,7 @@ def first_run(tmp_path_factory):
 
 
 @pytest.mark.skipif(backends.has_nvidia_gpu(), reason="the CUDA lines are news on a machine with a GPU")
+@pytest.mark.slow  # two real CLI runs from a fresh data folder (~30 s together)
 def test_a_cpu_run_prints_no_cuda_absl_or_keras_warnings(first_run):
     _, fresh, resumed = first_run
     for out in (fresh, resumed):
@@ -47,6 +48,7 @@ def _plain(text):
     return re.sub(r"\x1b\[[0-9;]*m", "", text)  # the bar's colours
 
 
+@pytest.mark.slow  # two real CLI runs from a fresh data folder (~30 s together)
 def test_the_progress_bar_counts_every_step_of_the_run(first_run):
     _, fresh, resumed = first_run
     fresh, resumed = (type("Out", (), {"stdout": _plain(o.stdout)}) for o in (fresh, resumed))
@@ -58,6 +60,7 @@ def test_the_progress_bar_counts_every_step_of_the_run(first_run):
     assert "Epoch 1/" not in fresh.stdout and "Epoch 2/" not in resumed.stdout  # no Keras bar per epoch
 
 
+@pytest.mark.slow  # two real CLI runs from a fresh data folder (~30 s together)
 def test_the_summary_names_files_that_exist(first_run):
     tmp, fresh, resumed = first_run
     for out, steps in ((fresh, 44), (resumed, 44)):
