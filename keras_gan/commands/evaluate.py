@@ -201,7 +201,7 @@ def _evaluate_images(args, config, model, name, baseline_split, metric_names):
     if extractor.num_classes is None and "is" in metric_names:
         print("Note: this extractor has no classifier head; skipping the Inception Score.", flush=True)
         metric_names = tuple(m for m in metric_names if m != "is")
-    keep = bool({"kid", "precision_recall", "density_coverage"} & set(metric_names))
+    keep = bool(set(metrics.FEATURE_METRICS) & set(metric_names))
     options = dict(extractor=extractor, batch_size=args.batch_size, seed=args.seed, keep_features=keep)
 
     from keras_gan import data

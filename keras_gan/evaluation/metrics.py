@@ -41,6 +41,8 @@ import numpy as np
 
 #: Metric groups accepted by :func:`compare` and :func:`evaluate`.
 METRICS = ("fid", "kid", "is", "precision_recall", "density_coverage")
+#: The metric groups computed on per-sample features (extract with ``keep_features=True``), not statistics alone.
+FEATURE_METRICS = ("kid", "precision_recall", "density_coverage")
 
 
 # ------------------------------------------------------ streaming statistics
@@ -638,7 +640,7 @@ def compare(
     result = {}
     if "fid" in metrics:
         result["fid"] = fid(fake.statistics, real.statistics)
-    needs_features = {"kid", "precision_recall", "density_coverage"} & set(metrics)
+    needs_features = set(FEATURE_METRICS) & set(metrics)
     if needs_features and (fake.features is None or real.features is None):
         raise ValueError(f"{', '.join(sorted(needs_features))} need features: extract with keep_features=True.")
     if "kid" in metrics:
@@ -707,7 +709,7 @@ def evaluate(
     extractor = features_lib.get_extractor(extractor)
     if extractor.num_classes is None:
         metrics = tuple(m for m in metrics if m != "is")
-    keep = bool({"kid", "precision_recall", "density_coverage"} & set(metrics))
+    keep = bool(set(FEATURE_METRICS) & set(metrics))
     options = dict(extractor=extractor, batch_size=batch_size, seed=seed, keep_features=keep, verbose=verbose)
     real_set = real if isinstance(real, FeatureSet) else extract_features(real, **options)
     fake_set = generated if isinstance(generated, FeatureSet) else extract_features(

@@ -202,11 +202,7 @@ def sample_exported(path, num, seed, labels=None):
     """
     if isinstance(num, bool) or int(num) != num or int(num) < 1:
         raise ValueError(f"num must be an integer >= 1, got {num!r}.")
-    num, seed = int(num), int(seed)
-    path = os.fspath(path)
-    metadata = read_metadata(path)
-    z = _draw_latent(num, seed, int(metadata["latent_dim"]), metadata["prior"]).numpy()
-    return generate_exported(path, z, labels)
+    return generate_exported(path, draw_exported_latents(path, int(num), int(seed)), labels)
 
 
 def draw_exported_latents(path, num, seed):

@@ -82,14 +82,15 @@ def _make_plan(model):
         return None
     if not isinstance(model._inputs_struct, (list, tuple)) and not _kb.is_keras_tensor(model._inputs_struct):
         return None  # dict inputs: take the ordinary call
+    if _masking(model):
+        return None  # masks that __call__ would propagate
     steps = []
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:
             if not node.operation or node.is_input:
                 continue
             layer = model._get_operation_for_node(node)
-            if (not isinstance(layer, keras.layers.Layer) or not layer.built
-                    or layer.activity_regularizer is not None or layer.supports_masking and _masking(model)):
+            if not isinstance(layer, keras.layers.Layer) or not layer.built or layer.activity_regularizer is not None:
                 return None
             arguments = node.arguments
             single = arguments._single_positional_tensor

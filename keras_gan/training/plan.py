@@ -61,11 +61,12 @@ def resolve(cfg, backend=None):
 
         backend = keras.backend.backend()
     d = cfg.data
+    options = data_lib.source_options(d)
     source = dict(name=d.name, split=d.split, image_size=d.image_size, num_samples=d.num_samples,
-                  data_dir=d.data_dir, with_labels=cfg.model.conditional, **data_lib.source_options(d))
+                  data_dir=d.data_dir, with_labels=cfg.model.conditional, **options)
     num_classes = None
     if cfg.model.conditional:
-        num_classes = data_lib.num_classes(d.name, d.data_dir, **data_lib.source_options(d))
+        num_classes = data_lib.num_classes(d.name, d.data_dir, **options)
         if not num_classes:
             raise UsageError(f"config: model.conditional = true, but dataset {d.name!r} has no labels.")
     reference = data_lib.MIXTURES[d.name]["centers"] if d.name in data_lib.MIXTURES else None
