@@ -93,6 +93,13 @@ def select(name, strategy="default"):
             f"train.strategy = {strategy!r} does not run on the {name} backend; "
             f"with {name} use one of {', '.join(fitting)}."
         )
+    group = process_group()
+    if group is not None and (name != "jax" or strategy not in ("data_parallel", "model_parallel")):
+        raise UsageError(
+            f"{DISTRIBUTION_ENV[1]}={group[0]} starts a multi-process run, which needs the jax backend and "
+            f"train.strategy data_parallel or model_parallel (got backend {name!r}, strategy {strategy!r}); "
+            "on TensorFlow use train.strategy=multiworker with TF_CONFIG, or unset the KERAS_DISTRIBUTION_* variables."
+        )
     package, command = _PACKAGES[name]
     if importlib.util.find_spec(package) is None:
         raise UsageError(f"the {name} backend needs the {package!r} package, which is not installed: {command}")
@@ -105,6 +112,88 @@ def select(name, strategy="default"):
             )
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+#: The environment variables of Keras' multi-process entry point, ``keras.distribution.initialize``.
+DISTRIBUTION_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                    "KERAS_DISTRIBUTION_PROCESS_ID")
+
+
+def process_group(environ=None):
+    """The multi-process run the ``KERAS_DISTRIBUTION_*`` variables describe, or ``None`` for one process.
+
+    ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` (the coordinator's ``host:port`` first, or all of them),
+    ``KERAS_DISTRIBUTION_NUM_PROCESSES`` and ``KERAS_DISTRIBUTION_PROCESS_ID`` are the variables
+    ``keras.distribution.initialize`` reads; on a TPU pod or under SLURM JAX finds the addresses itself,
+    so only the number of processes need be set there.
+
+    Args:
+        environ: the environment (default ``os.environ``).
+
+    Returns:
+        ``(num_processes, process_id)`` (``process_id`` is ``None`` where JAX is to find it), or ``None``
+        when no variable is set or the number of processes is 1.
+
+    Raises:
+        UsageError: a variable that is not a number, or a process id outside ``0..N-1``.
+
+    Example:
+
+    >>> process_group({"KERAS_DISTRIBUTION_JOB_ADDRESSES": "127.0.0.1:1234",
+    ...                "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "1"})
+    (2, 1)
+    >>> process_group({}) is None
+    True
+    """
+    environ = os.environ if environ is None else environ
+    if not any(environ.get(k) for k in DISTRIBUTION_ENV):
+        return None
+    numbers = {}
+    for key, low in ((DISTRIBUTION_ENV[1], 1), (DISTRIBUTION_ENV[2], 0)):
+        text = environ.get(key)
+        if text is None or text == "":
+            numbers[key] = None
+            continue
+        try:
+            numbers[key] = int(text)
+        except ValueError:
+            numbers[key] = None
+        if numbers[key] is None or numbers[key] < low:
+            raise UsageError(f"{key}={text!r} must be a whole number >= {low}.")
+    n, i = numbers[DISTRIBUTION_ENV[1]], numbers[DISTRIBUTION_ENV[2]]
+    if n is None:
+        raise UsageError(f"{', '.join(k for k in DISTRIBUTION_ENV if environ.get(k))} is set but "
+                         f"{DISTRIBUTION_ENV[1]} is not; set it to the number of processes of the run.")
+    if i is not None and i >= n:
+        raise UsageError(f"{DISTRIBUTION_ENV[2]}={i} must be below {DISTRIBUTION_ENV[1]}={n} (ids 0..{n - 1}).")
+    if n > 1 and not environ.get(DISTRIBUTION_ENV[0]) and i is not None:
+        raise UsageError(f"{DISTRIBUTION_ENV[1]}={n}: set {DISTRIBUTION_ENV[0]} to the address (host:port) of "
+                         "process 0, the coordinator.")
+    return None if n == 1 else (n, i)
+
+
+def start_processes(name):
+    """Joins this process to its multi-process run through ``keras.distribution.initialize`` (no-op for one process).
+
+    Call it after Keras is imported and before anything touches a device. On CPU, JAX's cross-process
+    collectives are switched to gloo where this JAX version has none chosen.
+
+    Args:
+        name: the backend of this process (only JAX runs multi-process here; :func:`select` refuses the rest).
+
+    Returns:
+        ``(num_processes, process_id)`` after joining, or ``None`` for a single process.
+    """
+    group = process_group()
+    if group is None or name != "jax":
+        return None
+    import jax
+    import keras
+
+    if getattr(jax.config, "jax_cpu_collectives_implementation", "gloo") in (None, "none", ""):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    keras.distribution.initialize()
+    return jax.process_count(), jax.process_index()
 
 
 #: Native start-up lines that mean nothing on a machine without an NVIDIA GPU (TensorFlow logs them from C++

@@ -1,6 +1,6 @@
 """The ``keras-gan`` command line: one entry point, one subcommand per job.
 
-``keras-gan train | sample | export | evaluate | analyze | bench``; each takes
+``keras-gan train | sample | export | evaluate | analyze | bench | launch``; each takes
 ``--help``. Bad input gives one line on stderr and exit code 2.
 """
 
@@ -11,7 +11,7 @@ import sys
 from keras_gan.errors import UsageError
 
 # subcommand -> module in keras_gan.commands (HELP, add_arguments, run)
-COMMANDS = ("train", "sample", "export", "evaluate", "analyze", "bench")
+COMMANDS = ("train", "sample", "export", "evaluate", "analyze", "bench", "launch")
 
 
 def _parser():

@@ -3,7 +3,8 @@
 Exit codes: 0 done; 1 stopped by a NaN/inf loss (the last good checkpoint is kept);
 2 bad input (one line naming it); 75 stopped by SIGTERM or SIGINT after writing a
 checkpoint (rerun with ``--resume``); 76 a worker of a multi-worker run was lost
-or hung past ``train.step_timeout`` (restart every worker with ``--resume``). On ``--resume`` only the keys in
+or hung past ``train.step_timeout`` (restart every worker with ``--resume``); the same for a lost
+process of a multi-process JAX run (``KERAS_DISTRIBUTION_*``, see :func:`keras_gan.backends.process_group`). On ``--resume`` only the keys in
 :data:`keras_gan.training.checkpointing.RESUME_OVERRIDES` may be changed with ``--set``.
 """
 
@@ -105,6 +106,7 @@ def run(args):
 
         from keras_gan.training import plan, trainer
 
+        group = backends.start_processes(backend)  # KERAS_DISTRIBUTION_*: keras.distribution.initialize
         backends.start_devices(backend)
     resolved = plan.resolve(cfg, backend)  # data source, classes, threads: before the run directory is touched
     verbose = args.verbose if args.verbose is not None else 2 if args.quiet or not sys.stdout.isatty() else 1
@@ -118,7 +120,13 @@ def run(args):
         if line is None:
             raise
         print(f"keras-gan train: error: {line}", file=sys.stderr, flush=True)
+        if group is not None:
+            # JAX's distributed client would wait at exit for the lost process (and then abort): end now.
+            sys.stdout.flush()
+            os._exit(StepWatchdog.EXIT_STALLED)
         return StepWatchdog.EXIT_STALLED
+    if group is not None and group[1]:
+        return _exit_code(result)  # process 0 alone reports: the others' run directory is a scratch copy
     if result.interrupted:
         from keras_gan.training.checkpointing import EXIT_INTERRUPTED
 
@@ -132,6 +140,12 @@ def run(args):
         return 1
     print(summary(run_dir, result, cfg, time.perf_counter() - started))
     return 0
+
+
+def _exit_code(result):
+    from keras_gan.training.checkpointing import EXIT_INTERRUPTED
+
+    return EXIT_INTERRUPTED if result.interrupted else 1 if result.failed else 0
 
 
 def _duration(seconds):

@@ -290,7 +290,9 @@ def _choose(primitive, x_shape, w_shape, dtype, strides, padding, out_hw=None, s
         return _static(primitive, x_shape, w_shape, strides, padding, out_hw)
     key = (f"{primitive}|x={'x'.join(map(str, x_shape))}|w={'x'.join(map(str, w_shape))}|s={strides[0]}x"
            f"{strides[1]}|{padding}|out={'x'.join(map(str, out_hw or ()))}|{jnp.dtype(dtype).name}")
-    if mode() == "static" or _platform() != "cpu":  # accelerators: XLA autotunes cuDNN's algorithms
+    # Accelerators: XLA autotunes cuDNN's algorithms. Several processes: each must trace the same program
+    # (a form timed per process could differ between them), so the fixed rule.
+    if mode() == "static" or _platform() != "cpu" or jax.process_count() > 1:
         _CHOICES[key] = _static(primitive, x_shape, w_shape, strides, padding, out_hw)
         return _CHOICES[key]
     if key in _CHOICES:

@@ -169,7 +169,8 @@ class AdversarialModel(keras.Model):
         self.ema_generator = None
         if self.ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
-            self.ema_generator.set_weights(generator.get_weights())
+            for average, weight in zip(self.ema_generator.weights, generator.weights):
+                average.assign(keras.ops.copy(weight))  # on the device (no host copy of a weight sharded over processes)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")

@@ -285,19 +285,27 @@ class StopOnSignal(keras.callbacks.Callback):
         signals: the signals to catch.
         others: callbacks with a ``stopped`` flag (e.g. :class:`SampleGrid`) that
             must skip the end of an epoch cut short.
+        sync: for a run of several processes that must stop at the same step: a function of the
+            global step (``epoch * steps_per_epoch + step``) that is true, on every process at once,
+            after the step at which all stop (JAX's preemption service, which catches SIGTERM on any
+            process itself). SIGTERM is then left to it, and SIGINT is passed on to it as SIGTERM.
 
     Attributes:
         stopped: ``None``, or ``{"signal", "epoch", "step", "checkpoint"}`` after a stop.
     """
 
-    def __init__(self, checkpoint, history=None, signals=None, others=()):
+    def __init__(self, checkpoint, history=None, signals=None, others=(), sync=None):
         super().__init__()
         import signal
 
         self.checkpoint = checkpoint
         self.history = history
         self.others = tuple(others)
+        self.sync = sync
+        self._synced = None  # the last step id given to sync
         self.signals = tuple(signals or (signal.SIGTERM, signal.SIGINT))
+        if sync is not None:  # SIGTERM belongs to the preemption service
+            self.signals = tuple(s for s in self.signals if s != signal.SIGTERM)
         self.received = None
         self.stopped = None
         self._previous = {}
@@ -321,8 +329,13 @@ class StopOnSignal(keras.callbacks.Callback):
         self._previous = {}
 
     def _handle(self, signum, frame):
-        self.received = signum
         self.uninstall()
+        if self.sync is not None:  # every process must stop at the same step: tell the preemption service
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        self.received = signum
 
     def on_train_begin(self, logs=None):
         if self.stopped is None:
@@ -338,6 +351,18 @@ class StopOnSignal(keras.callbacks.Callback):
         self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.sync is not None and self.received is None and self.stopped is None:
+            # Every step id is asked, in order, also those one call of several steps (steps_per_execution) ran:
+            # the agreed step is one id, and every process then stops after the same call.
+            now = self.checkpoint._global()
+            first = now if self._synced is None else self._synced + 1
+            for step in range(first, now + 1):
+                if self.sync(step):
+                    import signal
+
+                    self.received = signal.SIGTERM
+                    break
+            self._synced = now
         if self.received is None or self.stopped is not None:
             return
         ck = self.checkpoint

@@ -187,7 +187,7 @@ def save_checkpoint(model, run_dir, epoch, step=0, steps_per_epoch=None, logs=No
     from keras_gan.files import atomic_path, write_json
 
     path = os.path.join(run_dir, "checkpoints", checkpoint_name(epoch, step))
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _values_on_this_process(model):
         model.save(tmp)
         reason = verify_keras_file(tmp, check_sidecar=False)
         if reason:
@@ -200,6 +200,71 @@ def save_checkpoint(model, run_dir, epoch, step=0, steps_per_epoch=None, logs=No
             "logs": {k: float(v) for k, v in (logs or {}).items() if _is_float(v)}}
     write_json(sidecar_path(path), info)
     return CheckpointFile(int(epoch), int(step), path)
+
+
+class _values_on_this_process:
+    """While saving: every JAX variable whose value is spread over other processes' devices holds its whole value.
+
+    A weight that ``model_parallel`` shards across processes has no complete copy on any one of them, and
+    ``model.save`` reads each weight on the host. Inside the block such values are gathered
+    (``multihost_utils.process_allgather``, a collective: every process saves, the others to their scratch
+    copy) and put back afterwards. Any other run: nothing changes.
+    """
+
+    def __init__(self, model):
+        self.model, self.swapped = model, []
+
+    def __enter__(self):
+        import keras
+
+        if keras.backend.backend() != "jax":
+            return self
+        import jax
+
+        if jax.process_count() == 1:
+            return self
+        from jax.experimental import multihost_utils
+
+        for v in _all_variables(self.model):
+            value = v.value
+            if isinstance(value, jax.Array) and not _complete_here(value):
+                self.swapped.append((v, value))
+        if self.swapped:
+            gathered = multihost_utils.process_allgather([value for _, value in self.swapped], tiled=True)
+            for (v, _), whole in zip(self.swapped, gathered):
+                v._value = whole  # read by model.save only; restored on exit
+        return self
+
+    def __exit__(self, *exc):
+        for v, value in self.swapped:
+            v._value = value
+        self.swapped = []
+        return False
+
+
+def _all_variables(model):
+    """The model's variables and its optimizers' (what ``model.save`` writes), each once."""
+    import keras
+
+    seen, found = set(), []
+    optimizers = [o for o in vars(model).values() if isinstance(o, keras.optimizers.Optimizer)]
+    for v in [*model.variables, *(v for o in optimizers for v in o.variables)]:
+        if id(v) not in seen:
+            seen.add(id(v))
+            found.append(v)
+    return found
+
+
+def _complete_here(value):
+    """Whether this process's shards of a JAX array cover all of it."""
+    if value.is_fully_addressable or value.is_fully_replicated:
+        return True
+    import numpy as np
+
+    covered = np.zeros(value.shape, bool)
+    for shard in value.addressable_shards:
+        covered[shard.index] = True
+    return bool(covered.all())
 
 
 def _is_float(value):
@@ -390,16 +455,24 @@ def check_resume_config(stored, resumed, run_dir):
 _CLUSTER_ERRORS = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError")
 
 
+def _gloo_lost(error):
+    text = str(error)
+    return "Gloo" in text and any(w in text for w in ("Connection closed", "Connection reset", "Broken pipe",
+                                                       "Timed out", "failed"))
+
+
 def cluster_error(error):
     """One line for a collective that failed because a worker of the cluster was lost, else ``None``.
 
+    Under JAX's multi-process runs on CPU the peers' next gloo collective fails the same way (a
+    ``ValueError`` or ``XlaRuntimeError`` naming gloo and the closed connection).
     Under ``MultiWorkerMirroredStrategy`` a worker that dies closes its sockets and
     the others' next collective fails at once with one of TensorFlow's
     ``UnavailableError`` / ``AbortedError`` / ``CancelledError`` /
     ``DeadlineExceededError`` (a hung worker is caught by
     :class:`keras_gan.training.callbacks.StepWatchdog` instead).
     """
-    if type(error).__name__ not in _CLUSTER_ERRORS:
+    if type(error).__name__ not in _CLUSTER_ERRORS and not _gloo_lost(error):
         return None
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     told = [line for line in lines if "aborted" in line.lower() or "unavailable" in line.lower()

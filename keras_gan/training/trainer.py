@@ -93,7 +93,11 @@ class _KerasDistribution:
     def __init__(self, name, model_parallel_size=None):
         self.distribution = None
         self.num_replicas_in_sync = 1
+        self.num_processes, self.process_id = _process_group()
         if name is None:
+            if self.num_processes > 1:
+                raise UsageError(f"this is process {self.process_id} of {self.num_processes}: a multi-process run "
+                                 "needs train.strategy data_parallel or model_parallel.")
             return
         from keras import distribution as dist
 
@@ -113,6 +117,15 @@ class _KerasDistribution:
         return self.distribution.scope() if self.distribution is not None else contextlib.nullcontext()
 
 
+def _process_group():
+    """``(number of processes, this one's index)`` of a multi-process JAX run (``(1, 0)`` elsewhere)."""
+    if keras.backend.backend() != "jax":
+        return 1, 0
+    import jax
+
+    return jax.process_count(), jax.process_index()
+
+
 class _ShardWideWeights(keras.distribution.ModelParallel):
     """``ModelParallel`` whose default layout shards a weight's last axis over ``model`` where it divides."""
 
@@ -128,7 +141,9 @@ class _ShardWideWeights(keras.distribution.ModelParallel):
 
 
 def is_chief(strategy):
-    """Whether this process writes the run directory (worker 0, or the chief, or a single process)."""
+    """Whether this process writes the run directory (worker 0, or the chief, or process 0, or a single process)."""
+    if getattr(strategy, "process_id", 0):
+        return False
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
         return True
@@ -234,7 +249,11 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
     )
     samples_cb = callbacks.SampleGrid(os.path.join(run_dir, "samples"), num=t.num_sample_images, seed=t.seed,
                                       every=t.sample_every, reference=plan.reference)
-    stop_cb = callbacks.StopOnSignal(checkpoint_cb, history_cb, others=(samples_cb,))
+    processes = getattr(strategy, "num_processes", 1)
+    # Several JAX processes stop together: JAX's preemption service takes SIGTERM on any of them and names the
+    # step at which all stop (StopOnSignal asks it after every step).
+    stop_cb = callbacks.StopOnSignal(checkpoint_cb, history_cb, others=(samples_cb,),
+                                     sync=_preemption_sync_point if processes > 1 else None)
     cbs = [
         guard,
         history_cb,
@@ -244,12 +263,14 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
         *extra_callbacks,
         stop_cb,
     ]
+    if processes > 1 and scratch is not None:
+        verbose = 0  # JAX processes: one progress bar, process 0's
     progress, fit_verbose = None, verbose
     if verbose == 1:  # one bar for the run, not Keras' bar per epoch
         progress = callbacks.RunProgress(t.epochs, steps, initial_epoch, initial_step)
         cbs.insert(cbs.index(stop_cb), progress)
         fit_verbose = 0
-    if t.strategy == "multiworker" and t.step_timeout:
+    if (t.strategy == "multiworker" or processes > 1) and t.step_timeout:
         # A hung peer would leave this worker waiting in a collective forever: bounded by the watchdog.
         cbs.insert(0, callbacks.StepWatchdog(t.step_timeout))
     history = {}
@@ -284,6 +305,13 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
         last_checkpoint=found[-1].path if found else None, failed=guard.failed,
         interrupted=stop_cb.stopped, initial_step=initial_step, steps_per_epoch=steps,
     )
+
+
+def _preemption_sync_point(step):
+    """Whether every process of a multi-process JAX run stops after global step ``step`` (JAX's preemption service)."""
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.reached_preemption_sync_point(int(step))
 
 
 def _set_intra_op_threads(n):
