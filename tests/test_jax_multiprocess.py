@@ -301,3 +301,26 @@ def test_a_killed_process_ends_the_other_within_the_bound(tmp_path, victim):
     from keras_gan.training import checkpointing
 
     assert checkpointing.list_checkpoints(str(run))  # the checkpoints written before are intact
+
+
+@pytest.mark.slow
+def test_launch_forwards_sigterm_and_returns_the_worst_exit_code(tmp_path):
+    run = tmp_path / "run"
+    p = subprocess.Popen(CLI + ["launch", "--processes", "2", "--", "train", "--backend", "jax", "--strategy",
+                                "data_parallel", "--epochs", "50", *SETS, "--quiet", "--output", str(run)],
+                         env=_env(tmp_path, "launch"), stdout=open(tmp_path / "launch.log", "w"),
+                         stderr=subprocess.STDOUT)
+    deadline = time.time() + 240
+    while not (run / "checkpoints" / "epoch-0001.keras").exists() and time.time() < deadline:
+        assert p.poll() is None, (tmp_path / "launch.log").read_text()[-3000:]
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=120)
+    out = (tmp_path / "launch.log").read_text()
+    assert p.returncode == 75, out[-3000:]
+    assert out.count("keras-gan train: stopped by SIGTERM") == 1 and "Traceback" not in out, out[-3000:]
+    assert "keras-gan launch: exit codes of processes 0..1: [75, 75]" in out
+    from keras_gan.training import checkpointing
+
+    newest = checkpointing.list_checkpoints(str(run))[-1]
+    assert (newest.epoch, newest.step) > (1, 0) and newest.epoch < 50
