@@ -115,6 +115,19 @@ FAULTS = [
      "test_multiworker_resume.py::test_killed_workers_then_both_restarted_with_resume_equal_an_uninterrupted_run"),
     ("no training step finishes within `train.step_timeout`", "StepWatchdog: one line, exit 76",
      "test_multiworker_faults.py::test_watchdog_fires_when_no_step_ends_in_time"),
+    ("process 1 of a 2-process JAX run (`KERAS_DISTRIBUTION_*`) SIGTERMed mid-run, then both restarted with "
+     "`--resume`", "both stop after the same step with a checkpoint, exit 75; the resumed run ends equal to an "
+     "uninterrupted one",
+     "test_jax_multiprocess.py::test_sigterm_to_one_process_stops_both_and_resume_equals_an_uninterrupted_run"),
+    ("`keras-gan launch` SIGTERMed", "SIGTERM to every process; one stop line; the launcher returns 75",
+     "test_jax_multiprocess.py::test_launch_forwards_sigterm_and_returns_the_worst_exit_code"),
+    ("a process of a 2-process JAX run SIGKILLed",
+     "process 1 lost: process 0 prints one line, exit 76, within seconds; process 0 lost: JAX ends process 1 at "
+     "once (exit 134, JAX's message)",
+     "test_jax_multiprocess.py::test_a_killed_process_ends_the_other_within_the_bound"),
+    ("`KERAS_DISTRIBUTION_*` set with TensorFlow or without a JAX strategy, a bad process id or count",
+     "exit 2, one line naming the variable and what is allowed",
+     "test_jax_multiprocess.py::test_process_group_reads_kerass_variables_and_refuses_bad_values"),
     ("ONNX client: truncated model, unreadable `--z-file`, integer or NaN latents, too large a batch",
      "one `error:` line, exit 2, nothing sent", "test_faults.py::test_onnx_client_rejects_bad_files_and_batches"),
     ("REST/gRPC clients: wrong shape, dtype, NaN, labels, batch above the limit",
