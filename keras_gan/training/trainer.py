@@ -58,7 +58,10 @@ def make_strategy(name, tpu=None, model_parallel_size=None):
             ``TF_CONFIG`` environment variable) or ``tpu``. On JAX, a
             ``keras.distribution``: ``data_parallel`` (``DataParallel`` over all
             devices) or ``model_parallel`` (``ModelParallel``: every weight whose
-            last axis divides by the model axis is sharded along it).
+            last axis divides by the model axis is sharded along it). In a
+            multi-process run (``keras-gan train`` called ``keras.distribution.initialize``)
+            "all devices" are every process's, and Keras feeds each process its
+            slice of every global batch.
             ``default`` is one device on every backend.
         tpu: TPU name or ``grpc://`` address for ``tpu`` (``None``: the local
             or environment-configured TPU).
