@@ -60,8 +60,8 @@ def _start_pair(tmp_path, name, args, port=None):
                    KERAS_DISTRIBUTION_NUM_PROCESSES="2", KERAS_DISTRIBUTION_PROCESS_ID=str(i))
         log = tmp_path / f"{name}-p{i}.log"
         logs.append(log)
-        procs.append(subprocess.Popen(CLI + ["train", *args], env=env, stdout=open(log, "w"),
-                                      stderr=subprocess.STDOUT))
+        with open(log, "w") as fh:  # the child writes through its own copy of the descriptor
+            procs.append(subprocess.Popen(CLI + ["train", *args], env=env, stdout=fh, stderr=subprocess.STDOUT))
     return procs, logs
 
 
@@ -306,10 +306,10 @@ def test_a_killed_process_ends_the_other_within_the_bound(tmp_path, victim):
 @pytest.mark.slow
 def test_launch_forwards_sigterm_and_returns_the_worst_exit_code(tmp_path):
     run = tmp_path / "run"
-    p = subprocess.Popen(CLI + ["launch", "--processes", "2", "--", "train", "--backend", "jax", "--strategy",
-                                "data_parallel", "--epochs", "50", *SETS, "--quiet", "--output", str(run)],
-                         env=_env(tmp_path, "launch"), stdout=open(tmp_path / "launch.log", "w"),
-                         stderr=subprocess.STDOUT)
+    with open(tmp_path / "launch.log", "w") as fh:
+        p = subprocess.Popen(CLI + ["launch", "--processes", "2", "--", "train", "--backend", "jax", "--strategy",
+                                    "data_parallel", "--epochs", "50", *SETS, "--quiet", "--output", str(run)],
+                             env=_env(tmp_path, "launch"), stdout=fh, stderr=subprocess.STDOUT)
     deadline = time.time() + 240
     while not (run / "checkpoints" / "epoch-0001.keras").exists() and time.time() < deadline:
         assert p.poll() is None, (tmp_path / "launch.log").read_text()[-3000:]
