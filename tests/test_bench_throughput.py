@@ -145,6 +145,9 @@ def test_digits_case_runs_keras_gan_as_its_config_ships_it(monkeypatch, tmp_path
     assert throughput._case_threads(unset, "digits") == {
         "keras": shipped, "keras-static": shipped, "keras-jax": None, "torch": None}
     assert throughput._case_threads(unset, "dcgan64") == dict.fromkeys(frameworks)
+    # --batch N renames the case digits-bN: still the digits model, still run as shipped
+    assert throughput._case_threads(unset, "digits-b32") == throughput._case_threads(unset, "digits")
+    assert throughput._case_threads(unset, "dcgan64-b256") == dict.fromkeys(frameworks)
     explicit = throughput._threads_per_framework(["keras=default", "torch=2"], frameworks)
     assert throughput._case_threads(explicit, "digits") == {
         "keras": None, "keras-static": shipped, "keras-jax": None, "torch": 2}

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_gan import backends
+from keras_gan import backends, config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,6 +70,8 @@ def test_the_summary_names_files_that_exist(first_run):
         assert f"{steps} generator steps of batch 32" in summary, summary
         named = re.findall(r"^\s+(?:samples|checkpoint|history)\s+(\S+)", summary, re.M)
         assert len(named) == 3, summary
+        every = config.load("dcgan_digits").train.sample_every  # the summary says how often grids are written
+        assert (f"one grid every {every} epochs" if every > 1 else "one grid per epoch") in summary, summary
         for path in named:
             assert os.path.exists(os.path.join(tmp, path)), path
         logs = re.search(r"tensorboard --logdir (\S+)", summary).group(1)

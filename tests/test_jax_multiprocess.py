@@ -12,7 +12,6 @@ one line when process 1 is lost).
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import time
 import numpy as np
 import pytest
 
+from _procs import free_port as _free_port, wait_for
 from keras_gan import backends
 from keras_gan.errors import UsageError
 
@@ -28,12 +28,6 @@ pytest.importorskip("jax")
 # The digits DCGAN (the default config) on half the train split: 11 global steps of 2 x 32 an epoch.
 SETS = [x for kv in ("data.split=train[:50%]", "train.checkpoint_every=1") for x in ("--set", kv)]
 CLI = [sys.executable, "-m", "keras_gan.cli"]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(tmp_path, name, devices=1, **extra):
@@ -66,16 +60,7 @@ def _start_pair(tmp_path, name, args, port=None):
 
 
 def _wait(procs, logs, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline and any(p.poll() is None for p in procs):
-        time.sleep(0.2)
-    hung = [p for p in procs if p.poll() is None]
-    for p in hung:
-        p.kill()
-        p.wait(timeout=30)
-    out = [(p.returncode, log.read_text()) for p, log in zip(procs, logs)]
-    assert not hung, "a process did not end in time:\n" + "\n".join(o[-3000:] for _, o in out)
-    return out
+    return wait_for(procs, logs, timeout)
 
 
 def _weights(run):

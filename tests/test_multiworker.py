@@ -1,24 +1,18 @@
 """Two worker processes on 127.0.0.1 under MultiWorkerMirroredStrategy equal one process."""
 
 import os
-import socket
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+from _procs import free_port as _free_port
 
 from keras_gan import models
 from keras_gan.models import _keras_compat
 
 WORKER = os.path.join(os.path.dirname(__file__), "_multiworker_worker.py")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_keras_still_has_the_hook_we_override():

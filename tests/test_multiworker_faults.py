@@ -1,20 +1,14 @@
 """A worker lost mid-run (two processes on 127.0.0.1): the survivor stops with one clear line, in bounded time."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from _procs import free_port as _free_port
 
 WORKER = os.path.join(os.path.dirname(__file__), "_multiworker_fault_worker.py")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run_pair(how, timeout):

@@ -11,14 +11,13 @@ the run must end with the weights and history of an uninterrupted 2-worker run.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
+from _procs import free_port as _free_port, wait_for
 from keras_gan.training import checkpointing
 
 WORKER = os.path.join(os.path.dirname(__file__), "_multiworker_resume_worker.py")
@@ -35,12 +34,6 @@ ARGS = ["--strategy", "multiworker", "--epochs", str(EPOCHS)] + [
     for x in ("--set", kv)
 ]
 LOST = "keras-gan train: error: a worker of the cluster was lost"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -73,19 +66,10 @@ def pairs():
 
 def _wait(*pairs, timeout=240):
     """Waits until every worker of ``pairs`` has ended (at most ``timeout`` s); [(returncode, output)] per pair."""
-    procs = [p for pair in pairs for p in pair["procs"]]
-    deadline = time.time() + timeout
-    while time.time() < deadline and any(p.poll() is None for p in procs):
-        time.sleep(0.2)
-    hung = [p for p in procs if p.poll() is None]
-    for p in hung:
-        p.kill()
-        p.wait(timeout=30)
-    results = [[(p.returncode, log.read_text()) for p, log in zip(pair["procs"], pair["logs"])] for pair in pairs]
-    assert not hung, f"a worker did not end within {timeout} s:\n" + "\n".join(
-        f"--- {pair['name']} worker {i}:\n{out[-3000:]}" for pair, res in zip(pairs, results)
-        for i, (_, out) in enumerate(res))
-    return results
+    flat = wait_for([p for pair in pairs for p in pair["procs"]], [log for pair in pairs for log in pair["logs"]],
+                    timeout, [f"{pair['name']} worker {i}" for pair in pairs for i in range(len(pair["procs"]))])
+    sizes = [len(pair["procs"]) for pair in pairs]
+    return [flat[sum(sizes[:k]):sum(sizes[:k + 1])] for k in range(len(pairs))]
 
 
 def _scratch_copies(tmp_path, name):

@@ -334,12 +334,15 @@ def _case_threads(threads, case_name):
     {'keras': None, 'torch': 2}
     >>> _case_threads({"keras": None}, "dcgan64")
     {'keras': None}
+    >>> _case_threads({"keras": None}, "digits-b32")   # --batch 32: the same model, as shipped
+    {'keras': 1}
     """
     shipped = None
-    if case_name in _SHIPPED_THREADS:
+    base = case_name.split("-b")[0]
+    if base in _SHIPPED_THREADS:
         from keras_gan import config
 
-        shipped = config.load(_SHIPPED_THREADS[case_name]).train.intra_op_threads
+        shipped = config.load(_SHIPPED_THREADS[base]).train.intra_op_threads
     out = {}
     for f, n in threads.items():
         if n is None and FRAMEWORKS[f][0] == "tensorflow":

@@ -153,6 +153,11 @@ def _duration(seconds):
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
+def _grids_phrase(every):
+    """How often a run writes a sample grid, as the summary says it (``train.sample_every``)."""
+    return "one grid per epoch" if every == 1 else f"one grid every {every} epochs and at the end"
+
+
 def summary(run_dir, result, cfg, seconds=None):
     """The lines printed at the end of a run: time, steps, where its files are, and what to run next.
 
@@ -172,8 +177,8 @@ def summary(run_dir, result, cfg, seconds=None):
         f"run directory: {run_dir} (epochs {result.initial_epoch + 1}..{result.epochs}, "
         f"last checkpoint {result.last_checkpoint})",
         f"  done in {_duration(result.seconds if seconds is None else seconds)}: {steps} generator steps of batch {cfg.data.batch_size} "
-        f"({result.steps_per_epoch} a epoch, {cfg.train.d_steps} discriminator step(s) each)",
-        f"  samples      {os.path.join(samples, grids[-1]) if grids else samples} (one grid per epoch, "
+        f"({result.steps_per_epoch} per epoch, {cfg.train.d_steps} discriminator step(s) each)",
+        f"  samples      {os.path.join(samples, grids[-1]) if grids else samples} ({_grids_phrase(cfg.train.sample_every)}, "
         f"JSON beside each)",
         f"  checkpoint   {result.last_checkpoint}",
         f"  history      {os.path.join(run_dir, 'history.json')}",
