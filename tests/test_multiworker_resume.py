@@ -68,8 +68,8 @@ def _wait(*pairs, timeout=240):
     """Waits until every worker of ``pairs`` has ended (at most ``timeout`` s); [(returncode, output)] per pair."""
     flat = wait_for([p for pair in pairs for p in pair["procs"]], [log for pair in pairs for log in pair["logs"]],
                     timeout, [f"{pair['name']} worker {i}" for pair in pairs for i in range(len(pair["procs"]))])
-    sizes = [len(pair["procs"]) for pair in pairs]
-    return [flat[sum(sizes[:k]):sum(sizes[:k + 1])] for k in range(len(pairs))]
+    each = iter(flat)
+    return [[next(each) for _ in pair["procs"]] for pair in pairs]
 
 
 def _scratch_copies(tmp_path, name):

@@ -338,11 +338,11 @@ def _case_threads(threads, case_name):
     {'keras': 1}
     """
     shipped = None
-    base = case_name.split("-b")[0]
-    if base in _SHIPPED_THREADS:
+    model = _model_of(case_name)
+    if model in _SHIPPED_THREADS:
         from keras_gan import config
 
-        shipped = config.load(_SHIPPED_THREADS[base]).train.intra_op_threads
+        shipped = config.load(_SHIPPED_THREADS[model]).train.intra_op_threads
     out = {}
     for f, n in threads.items():
         if n is None and FRAMEWORKS[f][0] == "tensorflow":
@@ -483,7 +483,12 @@ def _cases_at_batches(names, batches, cases):
     """
     if not batches:
         return [(name, cases[name]) for name in names]
-    return [(f"{name.split('-b')[0]}-b{b}", (*cases[name][:4], b)) for name in names for b in batches]
+    return [(f"{_model_of(name)}-b{b}", (*cases[name][:4], b)) for name in names for b in batches]
+
+
+def _model_of(case_name):
+    """The model a case name runs, without its batch suffix (``digits-b32`` and ``digits`` -> ``digits``)."""
+    return case_name.split("-b")[0]
 
 
 def _strongest_peer(results, precision):
