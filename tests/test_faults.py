@@ -240,6 +240,27 @@ def test_cli(paths, capsys, case_id, tried, argv, code, text):
         assert len([line for line in lines if ": error: " in line]) == 1, err
 
 
+def _help_argvs():
+    from keras_gan import cli
+    from keras_gan.commands import bench
+
+    return ([[c, "--help"] for c in cli.COMMANDS]
+            + [["bench", b.replace("_", "-"), "--help"] for b in bench._benchmarks()])
+
+
+@pytest.mark.parametrize("argv", _help_argvs(), ids=" ".join)
+def test_every_help_prints(argv, capsys):
+    """`--help` of every command and benchmark prints its usage and exits 0 (a bare % in a help string
+    made argparse raise on `keras-gan bench --help`)."""
+    from keras_gan import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: keras-gan {' '.join(argv[:-1])}"), out[:200]
+
+
 # ------------------------------------------------------------------ checkpoints
 
 

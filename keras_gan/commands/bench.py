@@ -17,7 +17,9 @@ def add_arguments(parser):
     sub.required = True
     for name in _benchmarks():
         module = importlib.import_module(f"keras_gan.bench.{name}")
-        p = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)  # stacked-mnist
+        # help is %-formatted by argparse (a bare "10%" broke `keras-gan bench --help`), the description is not
+        p = sub.add_parser(name.replace("_", "-"), help=module.HELP.replace("%", "%%"),
+                           description=module.HELP)  # stacked-mnist
         module.add_arguments(p)
         p.set_defaults(_bench_run=module.run)
 
