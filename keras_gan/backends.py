@@ -269,6 +269,32 @@ class quiet_native_start:
         return False
 
 
+def start_quietly():
+    """Imports Keras on the backend already chosen and starts its devices inside :class:`quiet_native_start`.
+
+    For the commands that load a trained model (``evaluate``, ``sample``, ``export``, the in-process
+    benchmarks): on a machine without a GPU they then print no CUDA-driver or ``cuInit`` line, as
+    ``keras-gan train`` does not. TensorFlow's devices are started only where TensorFlow is installed
+    (a JAX or PyTorch machine may have none).
+
+    Returns:
+        The names of the devices Keras will use, e.g. ``["CPU:0"]``, or ``None`` without TensorFlow.
+
+    Example:
+
+    >>> start_quietly()  # doctest: +SKIP
+    ['CPU:0']
+    """
+    import importlib.util
+
+    with quiet_native_start():
+        import keras
+
+        if importlib.util.find_spec("tensorflow") is None:
+            return None
+        return start_devices(keras.backend.backend())
+
+
 def start_devices(name):
     """Starts the backend's devices (where CUDA is first probed), so that its start-up messages come now.
 

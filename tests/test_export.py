@@ -279,6 +279,20 @@ def test_onnx_export_takes_the_forms_onnx_runtime_runs_fastest(exported):
     assert np.max(np.abs(session.run(["images"], {"z": z})[0] - exported["keras"]["dcgan8/64"])) < ATOL
 
 
+def test_saved_model_serves_the_trained_forward_forms_without_custom_gradients(exported, caplog):
+    """The sub-pixel form training runs for the RGB layer is what TF Serving runs, and loading warns of nothing
+    (a SavedModel whose functions carry custom gradients logs "unsaved custom gradients" at every load)."""
+    import logging
+
+    assert os.environ.get("KERAS_GAN_CONV_FORMS") == "static"  # the RGB layer's forward is sub-pixel
+    with caplog.at_level(logging.WARNING):
+        loaded = tf.saved_model.load(exported["info"]["dcgan8"]["saved_model"])
+    assert not [r for r in caplog.records if "custom gradient" in r.getMessage()], caplog.text
+    graph = loaded.signatures["serving_default"].graph.as_graph_def()
+    ops = {n.op for f in graph.library.function for n in f.node_def} | {n.op for n in graph.node}
+    assert "DepthToSpace" in ops and "IdentityN" not in ops, sorted(ops)
+
+
 def test_unoptimized_onnx_export_is_the_tf2onnx_graph(tmp_path, monkeypatch):
     import onnx
 

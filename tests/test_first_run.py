@@ -15,11 +15,11 @@ from keras_gan import backends, config
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _cli(args, tmp_path, **env):
+def _cli(args, tmp_path, command="train", **env):
     environ = dict(os.environ, KERAS_GAN_DATA_DIR=str(tmp_path / "data"), KERAS_GAN_CACHE_DIR=str(tmp_path / "cache"),
                    PYTHONPATH=ROOT, **env)
     environ.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a new user's shell has it
-    return subprocess.run([sys.executable, "-m", "keras_gan.cli", "train", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "keras_gan.cli", command, *args], capture_output=True, text=True,
                           env=environ, cwd=str(tmp_path), timeout=600)
 
 
@@ -32,6 +32,9 @@ def first_run(tmp_path_factory):
     return tmp, fresh, resumed
 
 
+_NOISE = ("cuda", "cuInit", "WARNING:absl", "absl::InitializeLog", "shuffle=True", "UserWarning", "Unknown size")
+
+
 @pytest.mark.skipif(backends.has_nvidia_gpu(), reason="the CUDA lines are news on a machine with a GPU")
 @pytest.mark.slow  # two real CLI runs from a fresh data folder (~30 s together)
 def test_a_cpu_run_prints_no_cuda_absl_or_keras_warnings(first_run):
@@ -39,9 +42,30 @@ def test_a_cpu_run_prints_no_cuda_absl_or_keras_warnings(first_run):
     for out in (fresh, resumed):
         assert out.returncode == 0, out.stderr[-3000:]
         text = out.stdout + out.stderr
-        for noise in ("cuda", "cuInit", "WARNING:absl", "absl::InitializeLog", "shuffle=True", "UserWarning",
-                      "Unknown size"):
+        for noise in _NOISE:
             assert noise.lower() not in text.lower(), (noise, text[-3000:])
+
+
+@pytest.mark.skipif(backends.has_nvidia_gpu(), reason="the CUDA lines are news on a machine with a GPU")
+@pytest.mark.slow  # the summary's three commands on the run (~60 s together)
+def test_the_summary_commands_work_and_print_no_noise(first_run):
+    """`evaluate`, `sample` and `export` exactly as the summary prints them: exit 0, their files written, and
+    none of the start-up noise `train` holds back (a SavedModel with custom gradients warned on every load)."""
+    tmp, _, resumed = first_run
+    commands = re.findall(r"^\s+keras-gan ((?:evaluate|sample|export) .+)$", resumed.stdout, re.M)
+    assert [c.split()[0] for c in commands] == ["evaluate", "sample", "export"], resumed.stdout[-2000:]
+    for command in commands:
+        name, *args = command.split()
+        if name == "evaluate":
+            args += ["--metrics", "fid"]  # the one metric is enough to load, generate and score
+        out = _cli(args, tmp, command=name)
+        assert out.returncode == 0, (command, out.stderr[-3000:])
+        text = out.stdout + out.stderr
+        for noise in _NOISE:
+            assert noise.lower() not in text.lower(), (command, noise, text[-3000:])
+    assert os.path.exists(os.path.join(tmp, "run", "evaluation.json"))
+    assert os.path.exists(os.path.join(tmp, "samples.png"))
+    assert os.path.exists(os.path.join(tmp, "run", "export", "generator.onnx"))
 
 
 def _plain(text):

@@ -25,6 +25,7 @@ import sys
 import time
 
 HELP = "DCGAN training-step throughput (img/s, peak memory, GFLOP/s) of keras-gan vs PyTorch, same run."
+STARTS_KERAS = False  # the parent spawns one worker process per measurement and never imports Keras
 
 # name -> (image size, channels, base filters, stride-2 layers, batch)
 CASES = {

@@ -25,4 +25,11 @@ def add_arguments(parser):
 
 
 def run(args):
+    import sys
+
+    module = sys.modules[args._bench_run.__module__]
+    if getattr(module, "STARTS_KERAS", True):  # throughput's parent only spawns workers: no Keras there
+        from keras_gan import backends
+
+        backends.start_quietly()  # no CUDA start-up lines on a machine without a GPU
     return args._bench_run(args)

@@ -260,6 +260,9 @@ def _evaluate_images(args, config, model, name, baseline_split, metric_names):
 def run(args):
     """Runs ``keras-gan evaluate``; returns the exit code."""
     metric_names, baseline_split = _check_args(args)
+    from keras_gan import backends
+
+    backends.start_quietly()  # no CUDA start-up lines on a machine without a GPU
     config, model = _load_run(args.run, args.epoch)
     name = config.data.name
     print(f"Evaluating run {args.run} (dataset {name!r}) ...", flush=True)

@@ -71,6 +71,7 @@ def run(args):
         raise UsageError(f"--max-batch-size must be >= 1, got {args.max_batch_size}.")
     if not os.path.isdir(args.run):
         raise UsageError(f"--run {args.run!r} is not a directory.")
+    backends.start_quietly()  # no CUDA start-up lines on a machine without a GPU
 
     from keras_gan import export
     from keras_gan.training import runs

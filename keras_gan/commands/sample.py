@@ -187,10 +187,13 @@ def run(args):
     from keras_gan.errors import UsageError
     from keras_gan.evaluation import images
     from keras_gan.files import write_json
-    from keras_gan.models import noise
 
     out, seeds = _check(args)
     _paths.output_file("--out", out)
+    from keras_gan import backends
+
+    backends.start_quietly()  # no CUDA start-up lines on a machine without a GPU
+    from keras_gan.models import noise
     source = _open(args)
     if args.interpolate and not source.images:
         raise UsageError("--interpolate draws image frames; this generator makes 2-D points.")

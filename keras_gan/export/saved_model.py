@@ -93,14 +93,17 @@ def export_saved_model(
         }, "version": version},
     )
 
+    from keras_gan.kernels import _tf as _conv
+
     module = tf.Module(name="keras_gan_generator")
     module.generator = spec.generator
     module.serve = _serving_function(spec, uint8)
     module.sample = _sampling_function(spec, uint8, int(max_batch_size))
-    signatures = {
-        "serving_default": module.serve.get_concrete_function(),
-        "sample": module.sample.get_concrete_function(),
-    }
+    with _conv._forward_only():  # the trained forward forms, without custom gradients a server never needs
+        signatures = {
+            "serving_default": module.serve.get_concrete_function(),
+            "sample": module.sample.get_concrete_function(),
+        }
 
     os.makedirs(path, exist_ok=True)
     # Hidden, non-numeric names: TF Serving only loads numbered version directories.
@@ -111,7 +114,8 @@ def export_saved_model(
             with open(meta_path, "w") as f:
                 json.dump(metadata, f, indent=2)
             module.metadata_file = tf.saved_model.Asset(meta_path)
-            tf.saved_model.save(module, tmp_dir, signatures=signatures)
+            with _conv._forward_only():
+                tf.saved_model.save(module, tmp_dir, signatures=signatures)
         if verify:
             loaded = _LoadedSavedModel(tmp_dir)
             _verify(spec, uint8, loaded, atol, "SavedModel")

@@ -92,6 +92,21 @@ def _forced_mode(value):
         _FORCED.mode = previous
 
 
+@contextlib.contextmanager
+def _forward_only():
+    """Within the block, this thread's traces run each convolution's chosen forward form without a custom gradient.
+
+    Used by ``keras_gan.export.export_saved_model``: a served generator is never differentiated, and a
+    SavedModel whose functions carry custom gradients warns at every load that a gradient would fail.
+    The forward computation is the one training runs; the backward forms are neither chosen nor timed.
+    """
+    previous, _FORCED.forward_only = getattr(_FORCED, "forward_only", False), True
+    try:
+        yield
+    finally:
+        _FORCED.forward_only = previous
+
+
 def choices():
     """The forms chosen so far in this process: ``{key: form}`` (what the benchmark records)."""
     return dict(_CHOICES)
@@ -262,6 +277,8 @@ def conv2d(x, w):
     """Stride-2 SAME convolution of NHWC ``x`` with ``w`` ``[k, k, in, out]``; same result as ``tf.nn.conv2d``."""
     in_hw = (x.shape[1], x.shape[2])
     forward = _choose("conv", x, w)
+    if getattr(_FORCED, "forward_only", False):
+        return _FORMS["conv"][forward](x, w)
     # the input gradient is a transposed convolution of dy (x's batch, ceil(size / 2), out channels) to x's size
     dy_like = tf.TensorSpec((x.shape[0], -(-in_hw[0] // 2), -(-in_hw[1] // 2), w.shape[3]), x.dtype)
     backward = _choose("transpose", dy_like, w, in_hw)
@@ -288,6 +305,8 @@ def conv2d_transpose(x, w, out_hw):
     """
     out_hw = tuple(int(s) for s in out_hw)
     forward = _choose("transpose", x, w, out_hw)
+    if getattr(_FORCED, "forward_only", False):
+        return _FORMS["transpose"][forward](x, w, out_hw)
     y_like = tf.TensorSpec((x.shape[0], *out_hw, w.shape[2]), x.dtype)  # the input of the equivalent convolution
     backward = _choose("conv", y_like, w)
     filter_grad = _choose("filter_grad", y_like, w)
