@@ -154,3 +154,30 @@ def test_a_crash_inside_the_quiet_start_still_reaches_stderr():
                          env=dict(os.environ, PYTHONPATH=ROOT))
     assert out.returncode != 0
     assert "Fatal Python error" in out.stderr and "Segmentation fault" in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("initial", [0, 2200])  # a fresh run, and one resumed half-way
+def test_run_progress_times_only_the_steps_this_process_ran(initial, monkeypatch, capsys):
+    """The bar's step time runs from the first update past where the run started: neither the steps done
+    before a resume (Keras' bar divided by them: seconds of ETA for minutes of work) nor the first compiled
+    call (tracing; it made a fresh run's first ETA many times too long) count."""
+    import types
+
+    from keras.src.utils import progbar
+    from keras_gan.training.callbacks import _RunProgbar
+
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(progbar, "time", types.SimpleNamespace(time=lambda: clock.now))
+    bar = _RunProgbar(4400, initial=initial, unit_name="step")
+    stock = progbar.Progbar(4400, unit_name="step")
+    for step, now in ((initial, 0.0), (initial + 22, 10.0), (initial + 44, 11.0), (initial + 66, 12.0)):
+        clock.now = now
+        rate = bar._estimate_step_duration(step, now)
+        stock_rate = stock._estimate_step_duration(step, now)
+    assert rate == pytest.approx(2.0 / 44)  # 44 steps in the 2 s after the first call
+    eta = rate * (4400 - initial - 66)
+    assert eta == pytest.approx((4400 - initial - 66) / 22)
+    if initial:
+        assert stock_rate * (4400 - initial - 66) < eta / 5  # what Keras' bar would have shown
+    bar.update(4400, finalize=True)
+    assert "4400/4400" in capsys.readouterr().out

@@ -98,6 +98,32 @@ class SampleGrid(keras.callbacks.Callback):
             self._writer = None
 
 
+class _RunProgbar(keras.utils.Progbar):
+    """``keras.utils.Progbar`` whose step time (and so the ETA) counts only the steps this process has timed.
+
+    Keras' bar divides the time since it started by ``current``: a resumed run's bar, starting at the steps
+    done before, showed a few seconds' ETA for minutes of work, and a fresh run's first update (the first
+    compiled call: tracing and the convolution-form timing) made the ETA many times too long. Here the rate
+    runs from the first update past ``initial`` to the latest (the whole span since the start until then).
+    Overrides Keras' one estimating hook, as Keras' own first-step special case does.
+    """
+
+    def __init__(self, target, initial=0, **kwargs):
+        super().__init__(target, **kwargs)
+        self._initial = int(initial)
+        self._timed_from = None  # (step, time) of the first update past ``initial``
+
+    def _estimate_step_duration(self, current, now):
+        if not current or current <= self._initial:
+            return 0
+        if self._timed_from is None:
+            self._timed_from = (current, now)
+        step, start = self._timed_from
+        if current > step:
+            return (now - start) / (current - step)
+        return (now - self._start) / (current - self._initial)
+
+
 class RunProgress(keras.callbacks.Callback):
     """One progress bar for a whole run: every step of every epoch, the run's ETA and the last losses.
 
@@ -131,7 +157,7 @@ class RunProgress(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self._bar is None:  # a mid-epoch resume runs two fits: one bar for both
-            self._bar = keras.utils.Progbar(self.total, stateful_metrics=self.metrics, unit_name="step")
+            self._bar = _RunProgbar(self.total, initial=self.done, stateful_metrics=self.metrics, unit_name="step")
             self._bar.update(self.done)
 
     def on_epoch_begin(self, epoch, logs=None):
