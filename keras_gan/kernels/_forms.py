@@ -61,6 +61,25 @@ def subpixel_indices(kernel):
     return offsets, index
 
 
+def subpixel_taps(kernel):
+    """:func:`subpixel_indices` as one index per (row offset, column offset, row phase, column phase).
+
+    Returns:
+        ``(offsets, taps)``: ``taps`` ``[len(offsets), len(offsets), 2, 2]`` int32, the flat index
+        ``row * kernel + column`` of the kernel tap, or ``kernel * kernel`` where either is a zero tap.
+
+    Example:
+
+    >>> offsets, taps = subpixel_taps(5)
+    >>> offsets, taps.shape, int(taps[1, 1, 0, 0])   # offset 0 in both directions, phase (0, 0): tap (1, 1)
+    ([-1, 0, 1], (3, 3, 2, 2), 6)
+    """
+    offsets, index = subpixel_indices(kernel)
+    rows, cols = index[:, None, :, None], index[None, :, None, :]
+    taps = np.where((rows < kernel) & (cols < kernel), rows * kernel + cols, kernel * kernel)
+    return offsets, taps.astype(np.int32)
+
+
 def cpu_key():
     """The CPU part of a machine key: model name and the vector extensions that change the kernels."""
     cpu, have = _machine.cpu_model_and_flags()
