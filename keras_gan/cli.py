@@ -36,11 +36,22 @@ def _parser():
     return parser
 
 
+def _check_environment():
+    """Refuses a bad value of an environment variable keras-gan reads, before any work starts."""
+    from keras_gan.kernels import _forms
+
+    try:
+        _forms.mode()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def main(argv=None):
     """Runs the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        _check_environment()
         code = args._run(args)
     except UsageError as e:
         print(f"keras-gan {args.command}: error: {e}", file=sys.stderr)

@@ -67,6 +67,10 @@ CLI_CASES = [
      2, "--run '{file}' is not a directory"),
     ("evaluate-json-under-file", "`keras-gan evaluate --json FILE/x.json`",
      ["evaluate", "--run", "{run}", "--json", "{file}/x.json"], 2, "--json '{file}' is a file; expected a directory"),
+    ("launch-processes-0", "`keras-gan launch --processes 0 train`", ["launch", "--processes", "0", "train"],
+     2, "keras-gan launch: error: --processes 0 must be at least 1"),
+    ("launch-port-range", "`keras-gan launch --processes 2 --port 99999 train`",
+     ["launch", "--processes", "2", "--port", "99999", "train"], 2, "--port 99999 is not a TCP port; expected 1 to 65535"),
     ("analyze-out-file", "`keras-gan analyze disjoint-supports --out FILE`",
      ["analyze", "disjoint-supports", "--out", "{file}"], 2, "--out '{file}' is a file; expected a directory"),
 ]
@@ -96,6 +100,9 @@ FAULTS = [
     ("newest checkpoint truncated, then `--resume`",
      "a warning naming it; resumes from the newest one that loads and ends equal to an uninterrupted run",
      "test_faults.py::test_truncated_newest_checkpoint_falls_back_and_resume_recovers"),
+    ("`KERAS_GAN_CONV_FORMS=fast keras-gan train`",
+     "exit 2 before any work: `KERAS_GAN_CONV_FORMS='fast' is not allowed; expected one of autotune, static, plain.`",
+     "test_faults.py::test_bad_conv_forms_variable_is_one_error"),
     ("one byte of a checkpoint flipped", "its SHA-256 no longer matches the sidecar: skipped with a warning",
      "test_faults.py::test_flipped_byte_is_caught_by_the_checksum"),
     ("a save that writes a broken file", "caught by reopening it before the rename: not kept, RuntimeError",
@@ -238,6 +245,18 @@ def test_cli(paths, capsys, case_id, tried, argv, code, text):
     lines = [line for line in err.splitlines() if line.startswith(("keras-gan", "Warning", "warning"))]
     if code == 2:
         assert len([line for line in lines if ": error: " in line]) == 1, err
+
+
+def test_bad_conv_forms_variable_is_one_error(monkeypatch, tmp_path, capsys):
+    """A bad KERAS_GAN_CONV_FORMS ended in a traceback from the first convolution (a fault sweep found it)."""
+    from keras_gan import cli
+
+    monkeypatch.setenv("KERAS_GAN_CONV_FORMS", "fast")
+    assert cli.main(["train", "--epochs", "1", "--output", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "keras-gan train: error: KERAS_GAN_CONV_FORMS='fast' is not allowed; expected one of autotune" in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 def _help_argvs():

@@ -33,7 +33,7 @@ def add_arguments(parser):
     parser.add_argument("--devices-per-process", type=int, default=None, metavar="D",
                         help="CPU only: D virtual CPU devices in each process (XLA's "
                              "--xla_force_host_platform_device_count); default: one.")
-    parser.add_argument("command", nargs=argparse.REMAINDER,
+    parser.add_argument("child_command", nargs=argparse.REMAINDER, metavar="command",
                         help="after --: the keras-gan command each process runs, e.g. -- train --backend jax "
                              "--strategy data_parallel.")
 
@@ -81,11 +81,13 @@ def environments(processes, port, devices_per_process=None, environ=None):
 def run(args):
     from keras_gan import cli
 
-    command = list(args.command)
+    command = list(args.child_command)
     if command[:1] == ["--"]:
         command = command[1:]
     if args.processes < 1:
         raise UsageError(f"--processes {args.processes} must be at least 1.")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is not a TCP port; expected 1 to 65535 (or leave it out for a free one).")
     if args.devices_per_process is not None and args.devices_per_process < 1:
         raise UsageError(f"--devices-per-process {args.devices_per_process} must be at least 1.")
     if not command or command[0] not in cli.COMMANDS or command[0] == "launch":
