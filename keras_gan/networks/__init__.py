@@ -155,8 +155,13 @@ class FusedBatchNormalization(layers.BatchNormalization):
     def _torch_call(self, inputs, training):
         from keras_gan.kernels import _torch as _torch_ops
 
-        def tensor(v):
-            return ops.cast(v, "float32") if v is not None else None
+        import torch
+
+        def tensor(v):  # the variable's own torch tensor where it is float32 already (no cast op)
+            if v is None:
+                return None
+            value = v.value
+            return value if value.dtype == torch.float32 else value.float()
 
         gamma = tensor(self.gamma) if self.scale else None
         beta = tensor(self.beta) if self.center else None
@@ -164,12 +169,17 @@ class FusedBatchNormalization(layers.BatchNormalization):
         y, mean, variance = _torch_ops.batch_norm(
             inputs, gamma, beta, tensor(self.moving_mean), tensor(self.moving_variance), self.epsilon, train
         )
-        if train:
+        if train and not keras.src.backend.in_stateless_scope():
+            # Keras' moving-statistics rule, the same torch ops in place (Variable.assign's conversions skipped).
+            with torch.no_grad():
+                for var, stat in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                    var.value.copy_(var.value * self.momentum + stat.detach() * (1.0 - self.momentum))
+        elif train:
             self.moving_mean.assign(self.moving_mean * self.momentum + ops.stop_gradient(mean) * (1.0 - self.momentum))
             self.moving_variance.assign(
                 self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
             )
-        return ops.cast(y, self.compute_dtype)
+        return y if str(y.dtype) == f"torch.{self.compute_dtype}" else ops.cast(y, self.compute_dtype)
 
 
 def _fast_conv_applies(layer, inputs):
