@@ -169,17 +169,18 @@ class FusedBatchNormalization(layers.BatchNormalization):
         y, mean, variance = _torch_ops.batch_norm(
             inputs, gamma, beta, tensor(self.moving_mean), tensor(self.moving_variance), self.epsilon, train
         )
-        if train and not keras.src.backend.in_stateless_scope():
-            # Keras' moving-statistics rule, the same torch ops in place (Variable.assign's conversions skipped).
+        if train:
+            # Keras' moving-statistics rule by the same torch ops, written in place outside a stateless scope
+            # (Variable.assign's conversions skipped); inside one, recorded by assign as Keras does.
+            stateless = keras.src.backend.in_stateless_scope()
             with torch.no_grad():
                 for var, stat in ((self.moving_mean, mean), (self.moving_variance, variance)):
-                    var.value.copy_(var.value * self.momentum + stat.detach() * (1.0 - self.momentum))
-        elif train:
-            self.moving_mean.assign(self.moving_mean * self.momentum + ops.stop_gradient(mean) * (1.0 - self.momentum))
-            self.moving_variance.assign(
-                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
-            )
-        return y if str(y.dtype) == f"torch.{self.compute_dtype}" else ops.cast(y, self.compute_dtype)
+                    new = var.value * self.momentum + stat.detach() * (1.0 - self.momentum)
+                    if stateless:
+                        var.assign(new)
+                    else:
+                        var.value.copy_(new)
+        return y if keras.backend.standardize_dtype(y.dtype) == self.compute_dtype else ops.cast(y, self.compute_dtype)
 
 
 def _fast_conv_applies(layer, inputs):
