@@ -192,8 +192,44 @@ for make, fast_cls, stock_cls, shape in cases:
         outs.append([y.detach().numpy()] + [g.numpy() for g in grads] + [keras.ops.convert_to_numpy(v) for v in layer.non_trainable_weights]
                     + [keras.ops.convert_to_numpy(layer(x, training=False))])
     rel = [float(np.abs(a - b).max() / (np.abs(b).max() + 1e-12)) for a, b in zip(*outs)]
-    report.append({"layer": fast_cls.__name__, "errors": rel, "n": len(rel)})
+    entry = {"layer": fast_cls.__name__, "errors": rel, "n": len(rel)}
+    if hasattr(fast, "kernel"):  # the kernel's memory: the channels-last weight torch's op takes, stock: not
+        entry["channels_last"] = [l.kernel.value.permute(3, 2, 0, 1).is_contiguous(memory_format=torch.channels_last)
+                                  for l in (fast, stock)]
+    report.append(entry)
 print(json.dumps(report))
+"""
+
+_KERNEL_FILE = r"""
+import json, os, sys, tempfile
+import numpy as np
+import keras, torch
+from keras_gan import networks
+
+# A kernel written by a model built on this backend loads back with the same values and keeps its layout;
+# its values, read out as numpy arrays, give stock layers the same outputs.
+rng = np.random.default_rng(0)
+x = rng.standard_normal((2, 8, 8, 3)).astype("float32")
+def model(conv, deconv):
+    inp = keras.Input((8, 8, 3))
+    hidden = conv(4, 5, strides=2, padding="same", name="conv")(inp)
+    return keras.Model(inp, deconv(3, 5, strides=2, padding="same", name="deconv")(hidden))
+fast = model(networks.FastConv2D, networks.FastConv2DTranspose)
+for v in fast.weights:
+    v.assign(rng.standard_normal(v.shape).astype("float32"))
+path = os.path.join(tempfile.mkdtemp(), "m.weights.h5")
+fast.save_weights(path)
+again = model(networks.FastConv2D, networks.FastConv2DTranspose)
+again.load_weights(path)
+stock = model(keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+stock.set_weights(again.get_weights())  # the values as numpy reads them out of the re-strided memory
+kernels = [v for v in again.weights if v.value.dim() == 4]
+print(json.dumps({
+    "values_equal": all(np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+                        for a, b in zip(fast.weights, again.weights)),
+    "layout_kept": [v.value.permute(3, 2, 0, 1).is_contiguous(memory_format=torch.channels_last) for v in kernels],
+    "output_vs_stock": float(np.abs(keras.ops.convert_to_numpy(again(x)) - keras.ops.convert_to_numpy(stock(x))).max()),
+}))
 """
 
 
@@ -202,3 +238,11 @@ def test_layers_equal_stock_layers_on_torch_backend():
     assert [r["layer"] for r in report] == ["FastConv2D", "FastConv2DTranspose", "FusedBatchNormalization"]
     for r in report:
         assert r["n"] >= 4 and max(r["errors"]) < 2e-5, r
+    assert [r["channels_last"] for r in report[:2]] == [[True, False], [True, False]]
+
+
+def test_kernel_layout_survives_a_weights_file_and_reads_out_as_the_stock_layers_values():
+    report = _run(_KERNEL_FILE)
+    assert report["values_equal"], report
+    assert report["layout_kept"] == [True, True], report
+    assert report["output_vs_stock"] < 1e-5, report

@@ -20,7 +20,13 @@ functions, which :class:`~keras_gan.networks.FastConv2D`,
   and, where the kernel and stride leave one row more, that last row cropped;
 * batch norm is ``torch.native_batch_norm`` with Keras' moving-statistics rule
   (the biased batch variance, recovered from the op's saved inverse standard
-  deviation).
+  deviation);
+* a kernel variable keeps its Keras shape ``[kh, kw, a, b]`` but its memory
+  in the order ``[b, kh, kw, a]`` (``channels_last_kernel``), so that the
+  ``[b, a, kh, kw]`` view torch's op takes is a channels-last weight, the
+  layout oneDNN runs a channels-last convolution with (as PyTorch's
+  ``Module.to(memory_format=torch.channels_last)`` re-strides its weights),
+  instead of one reordered inside every call and its gradient.
 
 Each is the same sum as Keras' op (tests compare forward and both gradients
 with the stock layers on the torch backend). Hand-written because Keras'
@@ -55,6 +61,32 @@ def applies(strides, padding, dilation_rate, data_format, groups=1, output_paddi
         and data_format == "channels_last"
         and groups == 1
     )
+
+
+def channels_last_kernel(variable):
+    """Re-strides a Keras convolution kernel variable in place for :func:`conv2d` / :func:`conv2d_transpose`.
+
+    The variable keeps its shape, values, identity and everything Keras does with it (``assign`` copies into
+    the same memory, saving reads the values); only the order of its elements in memory changes, to the
+    channels-last layout of the ``permute(3, 2, 0, 1)`` view the convolution takes. A no-op for a variable
+    that is not a 4-d torch parameter.
+
+    Args:
+        variable: a built layer's ``kernel`` (a ``keras.Variable``).
+
+    Example:
+
+    >>> import keras
+    >>> v = keras.Variable(keras.ops.ones((5, 5, 3, 8)))
+    >>> channels_last_kernel(v)
+    >>> v.value.permute(3, 2, 0, 1).is_contiguous(memory_format=torch.channels_last)
+    True
+    """
+    value = getattr(variable, "_value", None)
+    if not isinstance(value, torch.Tensor) or value.dim() != 4 or value.device.type == "meta":
+        return
+    with torch.no_grad():
+        value.data = value.data.permute(3, 0, 1, 2).contiguous().permute(1, 2, 3, 0)
 
 
 def _nchw(x):
@@ -123,8 +155,8 @@ def conv2d_transpose(x, kernel, strides, padding):
         out.append(target)
     y = torch.conv_transpose2d(_nchw(x), kernel.permute(3, 2, 0, 1), stride=tuple(strides), padding=tuple(pads),
                                output_padding=tuple(extra))
-    if tuple(y.shape[2:]) != tuple(out):
-        y = y[:, :, : out[0], : out[1]]
+    if tuple(y.shape[2:]) != tuple(out):  # cropped to a contiguous tensor: a strided view slows every next op
+        y = y[:, :, : out[0], : out[1]].contiguous(memory_format=torch.channels_last)
     return _nhwc(y)
 
 

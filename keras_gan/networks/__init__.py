@@ -212,6 +212,15 @@ def _torch_ops_apply(layer):
     )
 
 
+def _torch_kernel_layout(layer):
+    """On torch, the kernel's memory in the layout :mod:`keras_gan.kernels._torch` convolves with (same values)."""
+    if _torch_ops_apply(layer) and not getattr(layer, "lora_enabled", False):
+        from keras_gan.kernels import _torch as _torch_ops
+
+        kernel = getattr(layer, "_kernel", None)  # Conv2D keeps it as _kernel (kernel is a property), Conv2DTranspose as kernel
+        _torch_ops.channels_last_kernel(layer.kernel if kernel is None else kernel)
+
+
 def _jax_forms_apply(layer):
     """Whether ``layer`` runs through :mod:`keras_gan.kernels._jax` (JAX backend, forms not switched off)."""
     if keras.backend.backend() != "jax":
@@ -238,9 +247,12 @@ class FastConv2D(layers.Conv2D):
     ``KERAS_GAN_CONV_FORMS`` in ``keras_gan/kernels/_tf.py``). On the JAX backend,
     every channels-last, undilated ``"same"`` or ``"valid"`` convolution runs
     through ``keras_gan/kernels/_jax.py``, whose input gradient takes a fast form
-    (the transposed convolution's sub-pixel or matrix-product form). Every
-    other layer, and the torch backend, is plain Keras. The measured effect is in the
-    README's throughput tables.
+    (the transposed convolution's sub-pixel or matrix-product form). On the
+    torch backend (channels-last, undilated, ungrouped) it is one
+    ``torch.conv2d`` on the channels-last memory, with the kernel variable's
+    memory kept in the channels-last weight layout (``keras_gan/kernels/_torch.py``).
+    Every other layer is plain Keras. The measured effect is in
+    ``docs/performance.md``.
 
     Args:
         *args, **kwargs: as for ``keras.layers.Conv2D``.
@@ -251,6 +263,10 @@ class FastConv2D(layers.Conv2D):
     >>> tuple(conv(ops.ones((2, 8, 8, 3))).shape)
     (2, 4, 4, 8)
     """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        _torch_kernel_layout(self)
 
     def convolution_op(self, inputs, kernel):
         if _jax_forms_apply(self):
@@ -284,7 +300,10 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
     undilated, ``"same"`` or ``"valid"``, no ``output_padding``) it runs through
     ``keras_gan/kernels/_jax.py``: a custom gradient whose kernel gradient is the
     strided convolution's filter gradient, not the zero-stuffed convolution JAX
-    derives from ``lax.conv_transpose`` (jax-ml/jax #31662). Elsewhere it is plain Keras.
+    derives from ``lax.conv_transpose`` (jax-ml/jax #31662). On the torch backend
+    it is one ``torch.conv_transpose2d`` on the channels-last memory, its kernel
+    kept in the channels-last weight layout, as :class:`FastConv2D`. Elsewhere it
+    is plain Keras.
 
     Args:
         *args, **kwargs: as for ``keras.layers.Conv2DTranspose``.
@@ -295,6 +314,10 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
     >>> tuple(deconv(ops.ones((2, 4, 4, 8))).shape)
     (2, 8, 8, 3)
     """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        _torch_kernel_layout(self)
 
     def call(self, inputs):
         if _jax_forms_apply(self):
