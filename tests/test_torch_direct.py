@@ -4,7 +4,8 @@ The eager torch step runs the players through :func:`keras_gan.models._backend.a
 ``Layer.__call__`` per layer. Compared with ``model(x, training=...)`` on fresh copies of the same weights:
 outputs, gradients of every trainable weight and the input, and the batch-norm moving statistics written,
 for the DCGAN players (plain, conditional, spectral norm, packed), the MLP players, in float32 and mixed
-bfloat16, training and inference; and one whole ``train_step`` through each path. torch runs in a subprocess
+bfloat16, training and inference (in float32 the DCGAN players' layers all run by their torch ops directly);
+and one whole ``train_step`` through each path. torch runs in a subprocess
 (it cannot share a process with TensorFlow here).
 """
 
@@ -83,6 +84,13 @@ compare("dcgan_d_packed", lambda: networks.dcgan_discriminator((8, 8, 1), base_f
 compare("mlp_g", lambda: networks.mlp_generator(data_dim=2, latent_dim=2), noise(dim=2))
 compare("mlp_d", lambda: networks.mlp_discriminator(data_dim=2), noise(dim=2))
 
+# which layers of the float32 DCGAN players (the digits shape) run by their torch ops directly
+for name, build in (("g", lambda: networks.dcgan_generator((8, 8, 1), latent_dim=16, base_filters=8,
+                                                           num_upsamplings=2)),
+                    ("d", lambda: networks.dcgan_discriminator((8, 8, 1), base_filters=8, num_upsamplings=2))):
+    plan = _direct._plan(build())
+    report[f"direct_{name}"] = [[type(step[0]).__name__, step[-1] is not None] for step in plan["steps"]]
+
 # a non-functional model takes the ordinary call
 seq = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
 report["sequential_planned"] = _direct._plan(seq) is not None
@@ -138,6 +146,18 @@ def test_every_player_is_planned_and_bit_identical(report):
 def test_mixed_precision_runs_in_bfloat16(report):
     # the autocast the direct path opens is the one __call__ opens: the generator's last layer is float32
     assert report["dcgan_g|mixed_bfloat16|train"]["dtypes"] == ["torch.float32", "torch.float32"]
+
+
+def test_float32_dcgan_layers_run_by_their_torch_ops(report):
+    """Every layer of the float32 DCGAN players has a direct function (the cases above prove them bit-identical)."""
+    for name in ("direct_g", "direct_d"):
+        kinds = report[name]
+        assert len(kinds) >= 6, kinds
+        assert all(direct for _, direct in kinds), kinds
+    assert {"Dense", "FastConv2DTranspose", "FusedBatchNormalization", "ReLU", "Reshape"} <= {
+        k for k, _ in report["direct_g"]}
+    assert {"FastConv2D", "FusedBatchNormalization", "LeakyReLU", "Flatten", "Dense"} <= {
+        k for k, _ in report["direct_d"]}
 
 
 def test_models_it_cannot_plan_take_the_ordinary_call(report):

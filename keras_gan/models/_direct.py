@@ -10,6 +10,15 @@ would open, ``training``) and runs its ``call`` directly, in the order of a
 plan made once per model from the functional graph: the same ops, so results,
 gradients and batch-norm statistics are bit-identical to ``model(x)``.
 
+Where a layer's ``call`` is a fixed sequence of torch ops and no dtype
+conversion or autocast applies (a float32 policy, a float32 input, no autocast
+scope), the plan also holds a function that runs those ops on the variables'
+tensors directly (:func:`_direct_function`: ``Dense``, ``Reshape``, ``Flatten``,
+``ReLU``, ``LeakyReLU``, ``Activation``, and keras-gan's convolution and batch-norm
+layers on torch): each ``keras.ops`` call on torch converts and inspects its
+arguments again, about 20-70 us a layer, as much as the layer's own arithmetic
+in the digits players. The same ops, so the same bits (tested).
+
 Hand-written because Keras has no public entry point that runs a built
 functional model without its per-call bookkeeping. It relies on Keras
 internals (``Functional._nodes_by_depth``, ``Node.arguments``,
@@ -49,12 +58,17 @@ def call(model, inputs, training):
 
 def _run(plan, flat, training):
     values = dict(zip(plan["inputs"], flat))
-    for layer, single, arguments, outputs in plan["steps"]:
+    direct_ok = _kb.get_autocast_scope() is None
+    for layer, single, arguments, outputs, direct in plan["steps"]:
         if single is not None:
-            args, kwargs = (values[single],), {}
+            x = values[single]
+            if direct is not None and direct_ok and _is_float32_tensor(x):
+                result = direct(x, training)
+            else:
+                result = _call_layer(layer, training, (x,), {})
         else:
             args, kwargs = arguments.fill_in(values)
-        result = _call_layer(layer, training, args, kwargs)
+            result = _call_layer(layer, training, args, kwargs)
         if len(outputs) == 1:
             values[outputs[0]] = result
         else:
@@ -95,7 +109,7 @@ def _make_plan(model):
             arguments = node.arguments
             single = arguments._single_positional_tensor
             steps.append((layer, None if single is None else id(single), arguments,
-                          [id(t) for t in node.outputs]))
+                          [id(t) for t in node.outputs], _direct_function(layer)))
     outputs = model.outputs
     return {"inputs": [id(t) for t in model.inputs], "steps": steps, "outputs": [id(t) for t in outputs],
             "single_output": len(outputs) == 1 and not isinstance(model.output, (list, tuple))}
@@ -140,3 +154,61 @@ def _convert(layer, x, want):
     if _kb.is_tensor(x) and _kb.standardize_dtype(x.dtype) != want:
         return layer.dtype_policy.convert_input(x, layer.autocast, want)
     return x
+
+
+def _is_float32_tensor(x):
+    import torch
+
+    return isinstance(x, torch.Tensor) and x.dtype == torch.float32
+
+
+def _direct_function(layer):
+    """``f(x, training)``: ``layer.call(x)`` by the torch ops it runs, for a float32 layer whose ``call`` is known.
+
+    ``None`` for any other layer (it takes :func:`_call_layer`). Used only for a float32 tensor input outside an
+    autocast scope, where ``Layer.__call__`` converts nothing and opens no scope. keras-gan's own layers give
+    theirs (``_torch_direct_function``); stock layers are matched by exact class and a configuration whose
+    ``call`` is the ops below (Keras' torch backend: ``matmul`` and ``add`` are ``torch.matmul`` and
+    ``torch.add``, ``reshape`` is ``torch.reshape``, ``relu`` and ``leaky_relu`` are
+    ``torch.nn.functional``'s).
+    """
+    import math
+
+    import keras
+    import torch
+    import torch.nn.functional as F
+
+    policy = layer.dtype_policy
+    if (policy.compute_dtype != "float32" or policy.variable_dtype != "float32"
+            or getattr(policy, "quantization_mode", None) is not None or getattr(layer, "lora_enabled", False)):
+        return None
+    own = getattr(layer, "_torch_direct_function", None)
+    if own is not None:
+        return own()
+    kind = type(layer)
+    linear = keras.activations.linear
+    if kind is keras.layers.Dense:
+        kernel, bias = layer._kernel, layer.bias
+        activation = None if layer.activation in (None, linear) else layer.activation
+
+        def dense(x, training):
+            y = torch.matmul(x, kernel.value)
+            if bias is not None:
+                y = torch.add(y, bias.value)
+            return y if activation is None else activation(y)
+
+        return dense
+    if kind is keras.layers.Reshape:
+        target = tuple(-1 if d is None else d for d in layer.target_shape)
+        return lambda x, training: torch.reshape(x, (x.shape[0],) + target)
+    if kind is keras.layers.Flatten and not layer._channels_first:
+        return lambda x, training: torch.reshape(x, (x.shape[0], math.prod(x.shape[1:]) if x.dim() > 1 else 1))
+    if kind is keras.layers.ReLU and layer.negative_slope == 0 and layer.max_value is None and layer.threshold == 0:
+        return lambda x, training: F.relu(x)
+    if kind is keras.layers.LeakyReLU:
+        slope = layer.negative_slope
+        return lambda x, training: F.leaky_relu(x, negative_slope=slope)
+    if kind is keras.layers.Activation:
+        activation = layer.activation
+        return lambda x, training: activation(x)
+    return None

@@ -152,6 +152,12 @@ class FusedBatchNormalization(layers.BatchNormalization):
             )[0]
         return ops.cast(y, self.compute_dtype)
 
+    def _torch_direct_function(self):
+        """``f(x, training)`` for :mod:`keras_gan.models._direct`: this layer's torch path, where it applies."""
+        if keras.backend.backend() != "torch" or self.renorm or self.synchronized or self.axis not in (-1, 3):
+            return None
+        return lambda x, training: self._torch_call(x, training) if x.dim() == 4 else self.call(x, training=training)
+
     def _torch_call(self, inputs, training):
         from keras_gan.kernels import _torch as _torch_ops
 
@@ -170,16 +176,8 @@ class FusedBatchNormalization(layers.BatchNormalization):
             inputs, gamma, beta, tensor(self.moving_mean), tensor(self.moving_variance), self.epsilon, train
         )
         if train:
-            # Keras' moving-statistics rule by the same torch ops, written in place outside a stateless scope
-            # (Variable.assign's conversions skipped); inside one, recorded by assign as Keras does.
-            stateless = keras.src.backend.in_stateless_scope()
-            with torch.no_grad():
-                for var, stat in ((self.moving_mean, mean), (self.moving_variance, variance)):
-                    new = var.value * self.momentum + stat.detach() * (1.0 - self.momentum)
-                    if stateless:
-                        var.assign(new)
-                    else:
-                        var.value.copy_(new)
+            _torch_ops.moving_average([self.moving_mean, self.moving_variance], [mean, variance], self.momentum,
+                                      keras.src.backend.in_stateless_scope())
         return y if keras.backend.standardize_dtype(y.dtype) == self.compute_dtype else ops.cast(y, self.compute_dtype)
 
 
@@ -268,6 +266,21 @@ class FastConv2D(layers.Conv2D):
         super().build(input_shape)
         _torch_kernel_layout(self)
 
+    def _torch_direct_function(self):
+        """``f(x, training)`` for :mod:`keras_gan.models._direct`: this layer's torch path, where it applies."""
+        if not _torch_ops_apply(self):
+            return None
+        from keras_gan.kernels import _torch as _torch_ops
+
+        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=False)
+
+    def call(self, inputs):
+        if _torch_ops_apply(self):  # the same ops as Conv2D.call, by torch ops on the variables' tensors
+            from keras_gan.kernels import _torch as _torch_ops
+
+            return _torch_ops.conv_layer(self, inputs, transposed=False)
+        return super().call(inputs)
+
     def convolution_op(self, inputs, kernel):
         if _jax_forms_apply(self):
             from keras_gan.kernels import _jax as _conv_jax
@@ -319,6 +332,14 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
         super().build(input_shape)
         _torch_kernel_layout(self)
 
+    def _torch_direct_function(self):
+        """``f(x, training)`` for :mod:`keras_gan.models._direct`: this layer's torch path, where it applies."""
+        if not _torch_ops_apply(self):
+            return None
+        from keras_gan.kernels import _torch as _torch_ops
+
+        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=True)
+
     def call(self, inputs):
         if _jax_forms_apply(self):
             from keras_gan.kernels import _jax as _conv_jax
@@ -328,8 +349,7 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
         elif _torch_ops_apply(self):
             from keras_gan.kernels import _torch as _torch_ops
 
-            outputs = _torch_ops.conv2d_transpose(inputs, ops.cast(self.kernel, inputs.dtype), self.strides,
-                                                  self.padding)
+            return _torch_ops.conv_layer(self, inputs, transposed=True)
         elif not _fast_conv_applies(self, inputs):
             return super().call(inputs)
         else:
