@@ -22,10 +22,11 @@ class FusedAdam(keras.optimizers.Adam):
     subclasses it); only ``update_step`` differs, and only where the fused op
     applies: TensorFlow backend, no AMSGrad, a floating-point dense gradient.
     On the torch backend all variables are updated together with torch's
-    multi-tensor (``torch._foreach_*``) ops, which is what Keras does for its
-    own ``Adam`` there; Keras gives that path only to the exact ``Adam``
-    class, so a subclass fell back to ten ops per variable (10.6 of the 53 ms
-    digits step on this project's 2-core CPU). Anywhere else it is Keras' Adam.
+    multi-tensor (``torch._foreach_*``) ops, as Keras does for its own ``Adam``
+    there (Keras gives that path only to the exact ``Adam`` class, so a
+    subclass fell back to ten ops per variable: 10.6 of the 53 ms digits step
+    on this project's 2-core CPU), in place with two temporary lists where
+    Keras' makes five (``_torch_update``). Anywhere else it is Keras' Adam.
 
     The rule, in both implementations (``t`` = iterations + 1)::
 
@@ -47,10 +48,43 @@ class FusedAdam(keras.optimizers.Adam):
         if keras.backend.backend() != "torch":
             return super()._backend_update_step(grads, trainable_variables, learning_rate)
         import torch
-        from keras.src.backend.torch.optimizers import torch_adam  # Keras' own multi-tensor Adam for torch
 
         with torch.no_grad():
-            torch_adam.Adam._parallel_update_step(self, grads, trainable_variables, learning_rate)
+            if self.amsgrad:
+                from keras.src.backend.torch.optimizers import torch_adam  # Keras' own multi-tensor Adam for torch
+
+                return torch_adam.Adam._parallel_update_step(self, grads, trainable_variables, learning_rate)
+            self._torch_update(grads, trainable_variables, learning_rate)
+
+    def _torch_update(self, grads, variables, learning_rate):
+        """The rule above for all variables at once, with torch's multi-tensor ops, in place.
+
+        Keras' multi-tensor Adam for torch makes five new lists of tensors a step (``g * g``, ``m * alpha``,
+        the square root, ``+ epsilon``, the quotient); this makes two (the square root and the quotient) and
+        updates ``v`` with one ``addcmul``: 0.9 instead of 1.2 ms for the digits discriminator on this
+        project's 2-core CPU, the same rule to round-off. ``alpha`` stays a tensor (no host sync on a GPU).
+        """
+        import torch
+
+        index = self._get_variable_index
+        values = [v.value for v in variables]
+        m = [self._momentums[index(v)].value for v in variables]
+        v2 = [self._velocities[index(v)].value for v in variables]
+        dtype = values[0].dtype
+        step = (self.iterations.value + 1).to(dtype)
+        lr = learning_rate.value if isinstance(learning_rate, keras.Variable) else learning_rate
+        lr = torch.as_tensor(lr, dtype=dtype)
+        alpha = lr * torch.sqrt(1 - torch.pow(torch.as_tensor(self.beta_2, dtype=dtype), step)) / (
+            1 - torch.pow(torch.as_tensor(self.beta_1, dtype=dtype), step))
+        torch._foreach_mul_(m, self.beta_1)
+        torch._foreach_add_(m, grads, alpha=1 - self.beta_1)
+        torch._foreach_mul_(v2, self.beta_2)
+        torch._foreach_addcmul_(v2, grads, grads, value=1 - self.beta_2)
+        denominator = torch._foreach_sqrt(v2)
+        torch._foreach_add_(denominator, self.epsilon)
+        update = torch._foreach_div(m, denominator)
+        torch._foreach_mul_(update, alpha)
+        torch._foreach_sub_(values, update)
 
     def update_step(self, gradient, variable, learning_rate):
         if keras.backend.backend() != "tensorflow" or self.amsgrad:

@@ -97,7 +97,7 @@ def _nhwc(y):
     return y.permute(0, 2, 3, 1)
 
 
-def conv2d(x, kernel, strides, padding):
+def conv2d(x, kernel, strides, padding, bias=None):
     """Keras' ``Conv2D`` (channels-last) as one ``torch.conv2d`` on the same memory.
 
     Args:
@@ -105,9 +105,10 @@ def conv2d(x, kernel, strides, padding):
         kernel: Keras kernel ``[kh, kw, in, out]``.
         strides: ``(sh, sw)``.
         padding: ``"same"`` or ``"valid"``.
+        bias: ``[out]`` added to every output (in the op), or ``None``.
 
     Returns:
-        ``[batch, out_height, out_width, out]``, as ``keras.ops.conv``.
+        ``[batch, out_height, out_width, out]``, as ``keras.ops.conv`` (plus ``bias``).
 
     Example:
 
@@ -122,11 +123,11 @@ def conv2d(x, kernel, strides, padding):
         pads = (top, left)
         if (top, left) != (bottom, right):  # one row (column) more after: that row explicitly, the rest in the op
             x = F.pad(x, (0, right - left, 0, bottom - top))
-    y = torch.conv2d(x, kernel.permute(3, 2, 0, 1), stride=tuple(strides), padding=pads)
+    y = torch.conv2d(x, kernel.permute(3, 2, 0, 1), bias, stride=tuple(strides), padding=pads)
     return _nhwc(y)
 
 
-def conv2d_transpose(x, kernel, strides, padding):
+def conv2d_transpose(x, kernel, strides, padding, bias=None):
     """Keras' ``Conv2DTranspose`` (channels-last, no ``output_padding``) as one ``torch.conv_transpose2d``.
 
     Args:
@@ -134,9 +135,10 @@ def conv2d_transpose(x, kernel, strides, padding):
         kernel: Keras kernel ``[kh, kw, out, in]``.
         strides: ``(sh, sw)``.
         padding: ``"same"`` or ``"valid"``.
+        bias: ``[out]`` added to every output (in the op), or ``None``.
 
     Returns:
-        ``[batch, out_height, out_width, out]``, as ``keras.ops.conv_transpose``.
+        ``[batch, out_height, out_width, out]``, as ``keras.ops.conv_transpose`` (plus ``bias``).
 
     Example:
 
@@ -153,42 +155,75 @@ def conv2d_transpose(x, kernel, strides, padding):
         pads.append(before)
         extra.append(max(target - natural, 0))
         out.append(target)
-    y = torch.conv_transpose2d(_nchw(x), kernel.permute(3, 2, 0, 1), stride=tuple(strides), padding=tuple(pads),
-                               output_padding=tuple(extra))
+    y = torch.conv_transpose2d(_nchw(x), kernel.permute(3, 2, 0, 1), bias, stride=tuple(strides),
+                               padding=tuple(pads), output_padding=tuple(extra))
     if tuple(y.shape[2:]) != tuple(out):  # cropped to a contiguous tensor: a strided view slows every next op
         y = y[:, :, : out[0], : out[1]].contiguous(memory_format=torch.channels_last)
     return _nhwc(y)
 
 
-def conv_layer(layer, x, transposed):
+def conv_layer(layer, x, transposed, raw=False):
     """A built ``Conv2D`` / ``Conv2DTranspose`` layer's ``call`` on torch: :func:`conv2d` or
-    :func:`conv2d_transpose`, its bias and activation, by torch ops on the variables' tensors.
+    :func:`conv2d_transpose` with its bias, then its activation, by torch ops on the variables' tensors.
 
-    The same ops as the Keras layer's ``call`` (the kernel cast to the input's dtype, the bias added, the
+    The same sums as the Keras layer's ``call`` (the kernel cast to the input's dtype, the bias added, the
     activation), without the argument conversion every ``keras.ops`` call repeats on torch (about 120 us a
-    layer with a bias on this project's 2-core CPU, as much as the digits discriminator's first convolution).
+    layer with a bias on this project's 2-core CPU, as much as the digits discriminator's first convolution);
+    the bias is added inside the convolution op, as ``torch.nn.Conv2d`` does.
 
     Args:
         layer: the layer (channels-last, as :func:`applies` accepts).
         x: its ``[batch, height, width, channels]`` input.
         transposed: ``True`` for a ``Conv2DTranspose``.
+        raw: read the variables' own tensors (``Variable._value``): only outside a stateless and an
+            autocast scope, where ``Variable.value`` returns them too (:mod:`keras_gan.models._direct`).
 
     Returns:
         The layer's output.
     """
-    kernel = _tensor(layer.kernel)  # a LoRA kernel is a tensor already
+    kernel = _tensor(layer.kernel, raw)  # a LoRA kernel is a tensor already
     if kernel.dtype != x.dtype:
         kernel = kernel.to(x.dtype)
-    y = (conv2d_transpose if transposed else conv2d)(x, kernel, layer.strides, layer.padding)
+    bias = None
     if layer.use_bias:
-        bias = _tensor(layer.bias)
-        y = torch.add(y, bias if bias.dtype == y.dtype else bias.to(y.dtype))
+        bias = _tensor(layer.bias, raw)
+        bias = bias if bias.dtype == x.dtype else bias.to(x.dtype)
+    y = (conv2d_transpose if transposed else conv2d)(x, kernel, layer.strides, layer.padding, bias)
     return layer.activation(y) if layer.activation is not None else y
 
 
-def _tensor(v):
+def _tensor(v, raw=False):
     """A Keras variable's current torch tensor (autocast and stateless scopes applied), or ``v`` itself."""
-    return v if isinstance(v, torch.Tensor) else v.value
+    if isinstance(v, torch.Tensor):
+        return v
+    return v._value if raw else v.value
+
+
+def batch_norm_layer(layer, x, training):
+    """A float32 ``FusedBatchNormalization`` layer's ``call`` on torch, read from its variables' own tensors.
+
+    :func:`batch_norm` and the moving statistics by :func:`moving_average`'s rule, with the variables' tensors
+    read directly: only outside a stateless and an autocast scope (:mod:`keras_gan.models._direct`).
+
+    Args:
+        layer: the built layer (float32 variables, the last axis normalized).
+        x: a float32 ``[N, H, W, C]`` tensor.
+        training: normalize with the batch's statistics and update the moving ones.
+
+    Returns:
+        The normalized ``x``.
+    """
+    gamma = layer.gamma._value if layer.scale else None
+    beta = layer.beta._value if layer.center else None
+    moving = [layer.moving_mean._value, layer.moving_variance._value]
+    if training and layer.trainable:
+        y, mean, invstd = torch.native_batch_norm(_nchw(x), gamma, beta, None, None, True, 0.0, layer.epsilon)
+        with torch.no_grad():
+            variance = invstd.reciprocal().square() - layer.epsilon
+            torch._foreach_mul_(moving, layer.momentum)
+            torch._foreach_add_(moving, [mean, variance], alpha=1.0 - layer.momentum)
+        return _nhwc(y)
+    return _nhwc(torch.native_batch_norm(_nchw(x), gamma, beta, moving[0], moving[1], False, 0.0, layer.epsilon)[0])
 
 
 def moving_average(variables, values, momentum, stateless):

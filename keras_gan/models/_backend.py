@@ -283,7 +283,8 @@ def stateless_uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
 
         from keras.src.backend.torch.core import get_device
 
-        s = [int(v) for v in keras.ops.convert_to_numpy(seed).reshape(-1)]
+        s = seed.reshape(-1).tolist() if isinstance(seed, torch.Tensor) else keras.ops.convert_to_numpy(seed).reshape(-1)
+        s = [int(v) for v in s]
         generator = torch.Generator(device=get_device())
         generator.manual_seed((s[0] * 0x9E3779B97F4A7C15 + s[1]) % (1 << 63))
         shape = tuple(int(v) for v in shape)
@@ -293,6 +294,22 @@ def stateless_uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
         u = torch.rand(shape, generator=generator, device=get_device(), dtype=torch.float32)
         return u * (maxval - minval) + minval
     raise NotImplementedError(f"keras_gan supports the jax, tensorflow and torch backends, not {name!r}.")
+
+
+def seed_pair(seed, counter):
+    """``[seed, counter]``: a stateless draw's seed, an integer tensor of shape ``[2]`` in ``counter``'s dtype.
+
+    Example:
+
+    >>> tuple(seed_pair(7, keras.ops.convert_to_tensor(3)).shape)
+    (2,)
+    """
+    if backend() == "torch":  # the same stack, without keras.ops' conversions (a tenth of a step's noise draw)
+        import torch
+
+        counter = torch.as_tensor(counter).reshape(())
+        return torch.stack([torch.full((), int(seed), dtype=counter.dtype, device=counter.device), counter])
+    return keras.ops.stack([keras.ops.cast(int(seed), counter.dtype), counter])
 
 
 def ndtri(u):

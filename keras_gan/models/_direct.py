@@ -58,14 +58,12 @@ def call(model, inputs, training):
 
 def _run(plan, flat, training):
     values = dict(zip(plan["inputs"], flat))
-    direct_ok = _kb.get_autocast_scope() is None
+    direct_ok = _kb.get_autocast_scope() is None and not _kb.in_stateless_scope()
     for layer, single, arguments, outputs, direct in plan["steps"]:
-        if single is not None:
-            x = values[single]
-            if direct is not None and direct_ok and _is_float32_tensor(x):
-                result = direct(x, training)
-            else:
-                result = _call_layer(layer, training, (x,), {})
+        if direct is not None and direct_ok and _is_float32_tensor(values[direct[1]]):
+            result = direct[0](values[direct[1]], training)
+        elif single is not None:
+            result = _call_layer(layer, training, (values[single],), {})
         else:
             args, kwargs = arguments.fill_in(values)
             result = _call_layer(layer, training, args, kwargs)
@@ -108,8 +106,10 @@ def _make_plan(model):
                 return None
             arguments = node.arguments
             single = arguments._single_positional_tensor
-            steps.append((layer, None if single is None else id(single), arguments,
-                          [id(t) for t in node.outputs], _direct_function(layer)))
+            direct = _direct_function(layer)
+            tensor = single if single is not None else _only_tensor(arguments)
+            steps.append((layer, None if single is None else id(single), arguments, [id(t) for t in node.outputs],
+                          None if direct is None or tensor is None else (direct, id(tensor))))
     outputs = model.outputs
     return {"inputs": [id(t) for t in model.inputs], "steps": steps, "outputs": [id(t) for t in outputs],
             "single_output": len(outputs) == 1 and not isinstance(model.output, (list, tuple))}
@@ -156,6 +156,14 @@ def _convert(layer, x, want):
     return x
 
 
+def _only_tensor(arguments):
+    """The one tensor a layer was called with where its other arguments are all ``None`` (``mask=None``), or ``None``."""
+    args, kwargs = arguments.args, arguments.kwargs
+    if len(args) == 1 and _kb.is_keras_tensor(args[0]) and all(v is None for v in kwargs.values()):
+        return args[0]
+    return None
+
+
 def _is_float32_tensor(x):
     import torch
 
@@ -166,7 +174,8 @@ def _direct_function(layer):
     """``f(x, training)``: ``layer.call(x)`` by the torch ops it runs, for a float32 layer whose ``call`` is known.
 
     ``None`` for any other layer (it takes :func:`_call_layer`). Used only for a float32 tensor input outside an
-    autocast scope, where ``Layer.__call__`` converts nothing and opens no scope. keras-gan's own layers give
+    autocast and a stateless scope, where ``Layer.__call__`` converts nothing and opens no scope and a
+    variable's value is its own tensor (``Variable._value``, which these functions read). keras-gan's own layers give
     theirs (``_torch_direct_function``); stock layers are matched by exact class and a configuration whose
     ``call`` is the ops below (Keras' torch backend: ``matmul`` and ``add`` are ``torch.matmul`` and
     ``torch.add``, ``reshape`` is ``torch.reshape``, ``relu`` and ``leaky_relu`` are
@@ -192,9 +201,9 @@ def _direct_function(layer):
         activation = None if layer.activation in (None, linear) else layer.activation
 
         def dense(x, training):
-            y = torch.matmul(x, kernel.value)
+            y = torch.matmul(x, kernel._value)
             if bias is not None:
-                y = torch.add(y, bias.value)
+                y = torch.add(y, bias._value)
             return y if activation is None else activation(y)
 
         return dense

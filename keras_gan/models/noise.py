@@ -72,7 +72,7 @@ def replica_noise(seed, counter, local_n, draw):
         ``local_n`` rows of the global draw.
     """
     num_replicas, replica_id = _backend.replica_context()
-    seed_pair = ops.stack([ops.cast(int(seed), counter.dtype), counter])
+    seed_pair = _backend.seed_pair(seed, counter)
     if num_replicas == 1:
         return draw(local_n, seed_pair)
     global_noise = draw(local_n * num_replicas, seed_pair)

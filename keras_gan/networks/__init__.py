@@ -156,7 +156,10 @@ class FusedBatchNormalization(layers.BatchNormalization):
         """``f(x, training)`` for :mod:`keras_gan.models._direct`: this layer's torch path, where it applies."""
         if keras.backend.backend() != "torch" or self.renorm or self.synchronized or self.axis not in (-1, 3):
             return None
-        return lambda x, training: self._torch_call(x, training) if x.dim() == 4 else self.call(x, training=training)
+        from keras_gan.kernels import _torch as _torch_ops
+
+        return lambda x, training: (_torch_ops.batch_norm_layer(self, x, training) if x.dim() == 4
+                                    else self.call(x, training=training))
 
     def _torch_call(self, inputs, training):
         from keras_gan.kernels import _torch as _torch_ops
@@ -272,7 +275,7 @@ class FastConv2D(layers.Conv2D):
             return None
         from keras_gan.kernels import _torch as _torch_ops
 
-        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=False)
+        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=False, raw=True)
 
     def call(self, inputs):
         if _torch_ops_apply(self):  # the same ops as Conv2D.call, by torch ops on the variables' tensors
@@ -338,7 +341,7 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
             return None
         from keras_gan.kernels import _torch as _torch_ops
 
-        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=True)
+        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=True, raw=True)
 
     def call(self, inputs):
         if _jax_forms_apply(self):
