@@ -91,6 +91,15 @@ for name, build in (("g", lambda: networks.dcgan_generator((8, 8, 1), latent_dim
     plan = _direct._plan(build())
     report[f"direct_{name}"] = [[type(step[0]).__name__, step[-1] is not None] for step in plan["steps"]]
 
+# the trackers' torch path against keras.metrics.Mean's own update_state and result
+fast, plain = keras.metrics.Mean(name="a"), keras.metrics.Mean(name="b")
+for values in (torch.tensor(0.3), torch.tensor([0.1, 0.7, 0.25]), torch.tensor(2.5, dtype=torch.bfloat16)):
+    _backend.update_mean(fast, values)
+    plain.update_state(values)
+report["mean"] = {"fast": [float(fast.total.value), float(fast.count.value), float(_backend.mean_result(fast))],
+                  "keras": [float(plain.total.value), float(plain.count.value), float(plain.result())],
+                  "empty": float(_backend.mean_result(keras.metrics.Mean()))}
+
 # a non-functional model takes the ordinary call
 seq = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
 report["sequential_planned"] = _direct._plan(seq) is not None
@@ -158,6 +167,13 @@ def test_float32_dcgan_layers_run_by_their_torch_ops(report):
         k for k, _ in report["direct_g"]}
     assert {"FastConv2D", "FusedBatchNormalization", "LeakyReLU", "Flatten", "Dense"} <= {
         k for k, _ in report["direct_d"]}
+
+
+def test_trackers_torch_path_equals_keras_mean(report):
+    m = report["mean"]
+    assert m["fast"] == m["keras"], m
+    assert m["keras"][1] == 5.0 and abs(m["keras"][2] - (0.3 + 0.1 + 0.7 + 0.25 + 2.5) / 5) < 1e-6, m
+    assert m["empty"] == 0.0
 
 
 def test_models_it_cannot_plan_take_the_ordinary_call(report):

@@ -51,9 +51,17 @@ def call(model, inputs, training):
         inputs = _convert(model, inputs, model.input_dtype)
     scope = _autocast_scope(model)
     if scope is None:
-        return _run(plan, model._standardize_inputs(inputs), training)
+        return _run(plan, _standardize(model, plan, inputs), training)
     with scope:
-        return _run(plan, model._standardize_inputs(inputs), training)
+        return _run(plan, _standardize(model, plan, inputs), training)
+
+
+def _standardize(model, plan, inputs):
+    """``model._standardize_inputs(inputs)``; a single tensor of the input's rank and dtype is what it returns."""
+    if (plan["input_rank"] is not None and _kb.is_tensor(inputs) and len(inputs.shape) == plan["input_rank"]
+            and _kb.standardize_dtype(inputs.dtype) == plan["input_dtype"]):
+        return [inputs]
+    return model._standardize_inputs(inputs)
 
 
 def _run(plan, flat, training):
@@ -111,7 +119,10 @@ def _make_plan(model):
             steps.append((layer, None if single is None else id(single), arguments, [id(t) for t in node.outputs],
                           None if direct is None or tensor is None else (direct, id(tensor))))
     outputs = model.outputs
+    single_input = _kb.is_keras_tensor(model._inputs_struct) and len(model.inputs) == 1
     return {"inputs": [id(t) for t in model.inputs], "steps": steps, "outputs": [id(t) for t in outputs],
+            "input_rank": len(model.inputs[0].shape) if single_input else None,
+            "input_dtype": _kb.standardize_dtype(model.inputs[0].dtype),
             "single_output": len(outputs) == 1 and not isinstance(model.output, (list, tuple))}
 
 

@@ -541,9 +541,9 @@ class AdversarialModel(keras.Model):
                 if self.clip_weights is not None:
                     for v in d_vars:
                         v.assign(ops.clip(v, -self.clip_weights, self.clip_weights))
-                self.d_loss_tracker.update_state(d_loss)
-                self.d_real_tracker.update_state(self._d_output(real_logits))
-                self.d_fake_tracker.update_state(self._d_output(fake_logits))
+                _backend.update_mean(self.d_loss_tracker, d_loss)
+                _backend.update_mean(self.d_real_tracker, self._d_output(real_logits))
+                _backend.update_mean(self.d_fake_tracker, self._d_output(fake_logits))
                 if isinstance(self.augmenter, augment_lib.AdaptiveAugment):
                     # ADA: p from sign(D(augmented reals)), counted over all replicas' images.
                     self.augmenter.update(real_logits, all_reduce=_backend.replica_sum)
@@ -566,8 +566,8 @@ class AdversarialModel(keras.Model):
             self.g_optimizer.apply(grads, g_vars)
             if self.ema_generator is not None:
                 self._update_ema()
-            self.g_loss_tracker.update_state(g_loss)
-        logs = {m_.name: m_.result() for m_ in self.metrics}
+            _backend.update_mean(self.g_loss_tracker, g_loss)
+        logs = {m_.name: _backend.mean_result(m_) for m_ in self.metrics}
         if isinstance(self.augmenter, augment_lib.AdaptiveAugment):
             logs["ada_p"] = ops.convert_to_tensor(self.augmenter.p.value)  # the value after this step
         return logs
