@@ -100,6 +100,23 @@ report["mean"] = {"fast": [float(fast.total.value), float(fast.count.value), flo
                   "keras": [float(plain.total.value), float(plain.count.value), float(plain.result())],
                   "empty": float(_backend.mean_result(keras.metrics.Mean()))}
 
+# the generator's moving average on torch: the rule for trainable weights, copies for the batch-norm statistics
+keras.utils.set_random_seed(0)
+ema_model = models.DCGAN(image_shape=(8, 8, 1), latent_dim=16, base_filters=8, num_upsamplings=2, ema_decay=0.75)
+ema_model.compile(d_steps=1, jit_compile=False)
+ema0 = [v.numpy().copy() for v in ema_model.ema_generator.weights]
+ema_model.train_step(torch.tensor(np.random.default_rng(4).uniform(-1, 1, (8, 8, 8, 1)), dtype=torch.float32))
+errors, copied, moved = [], [], []
+for e0, e1, w in zip(ema0, ema_model.ema_generator.weights, ema_model.generator.weights):
+    e1, w1 = e1.numpy(), w.numpy()
+    if w.trainable:
+        want = 0.75 * e0.astype(np.float64) + 0.25 * w1
+        errors.append(float(np.abs(e1 - want).max() / (np.abs(want).max() + 1e-12)))
+        moved.append(bool(np.abs(e1 - e0).max() > 0))
+    else:
+        copied.append(bool(np.array_equal(e1, w1)))
+report["ema"] = {"errors": errors, "copied": copied, "moved": moved}
+
 # a non-functional model takes the ordinary call
 seq = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
 report["sequential_planned"] = _direct._plan(seq) is not None
@@ -174,6 +191,13 @@ def test_trackers_torch_path_equals_keras_mean(report):
     assert m["fast"] == m["keras"], m
     assert m["keras"][1] == 5.0 and abs(m["keras"][2] - (0.3 + 0.1 + 0.7 + 0.25 + 2.5) / 5) < 1e-6, m
     assert m["empty"] == 0.0
+
+
+def test_generator_moving_average_follows_the_rule_on_torch(report):
+    e = report["ema"]
+    assert len(e["errors"]) >= 6 and max(e["errors"]) < 1e-6, e
+    assert any(e["moved"]), e
+    assert len(e["copied"]) >= 2 and all(e["copied"]), e
 
 
 def test_models_it_cannot_plan_take_the_ordinary_call(report):

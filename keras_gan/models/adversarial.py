@@ -580,12 +580,11 @@ class AdversarialModel(keras.Model):
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def _update_ema(self):
-        decay = self.ema_decay
-        for ema, w in zip(self.ema_generator.weights, self.generator.weights):
-            if w.trainable:
-                ema.assign(decay * ema + (1.0 - decay) * w)
-            else:  # batch-norm statistics are copied, not averaged
-                ema.assign(ops.copy(w))
+        pairs = list(zip(self.ema_generator.weights, self.generator.weights))
+        _backend.moving_average_update([e for e, w in pairs if w.trainable], [w for e, w in pairs if w.trainable],
+                                       self.ema_decay)
+        # batch-norm statistics are copied, not averaged
+        _backend.copy_values([e for e, w in pairs if not w.trainable], [w for e, w in pairs if not w.trainable])
 
     def _d_output(self, logits):
         logits = ops.cast(ops.reshape(logits, [-1]), "float32")
