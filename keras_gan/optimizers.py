@@ -44,6 +44,31 @@ class FusedAdam(keras.optimizers.Adam):
     >>> opt.apply([keras.ops.convert_to_tensor([0.1, -0.1])], [w])  # doctest: +SKIP
     """
 
+    def build(self, var_list):
+        super().build(var_list)
+        if keras.backend.backend() == "torch":
+            self._torch_match_layouts(var_list)
+
+    def _torch_match_layouts(self, var_list):
+        """Gives each slot its variable's memory layout (a re-strided convolution kernel's, see
+        ``keras_gan.kernels._torch.channels_last_kernel``): element-wise ops on tensors of one layout take
+        torch's fast path; on mixed layouts the update's ``addcdiv`` ran 2x slower. Same values."""
+        import torch
+
+        for var in var_list:
+            value = getattr(var, "_value", None)
+            if not isinstance(value, torch.Tensor) or value.is_contiguous():
+                continue
+            index = self._get_variable_index(var)
+            for slots in (self._momentums, self._velocities, getattr(self, "_velocity_hats", None) or []):
+                slot = slots[index] if index < len(slots) else None
+                if slot is None:
+                    continue
+                with torch.no_grad():
+                    restrided = torch.empty_like(value)
+                    restrided.copy_(slot._value)
+                    slot._value.data = restrided
+
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         if keras.backend.backend() != "torch":
             return super()._backend_update_step(grads, trainable_variables, learning_rate)
@@ -60,9 +85,10 @@ class FusedAdam(keras.optimizers.Adam):
         """The rule above for all variables at once, with torch's multi-tensor ops, in place.
 
         Keras' multi-tensor Adam for torch makes five new lists of tensors a step (``g * g``, ``m * alpha``,
-        the square root, ``+ epsilon``, the quotient); this makes two (the square root and the quotient) and
-        updates ``v`` with one ``addcmul``: 0.9 instead of 1.2 ms for the digits discriminator on this
-        project's 2-core CPU, the same rule to round-off. ``alpha`` stays a tensor (no host sync on a GPU).
+        the square root, ``+ epsilon``, the quotient) in ten passes; this makes one (the square root) on the
+        CPU, updates ``m`` with one ``lerp``, ``v`` with one ``addcmul`` and the weights with one
+        ``addcdiv``; on a GPU ``alpha`` stays a tensor (no host sync: one more list, the quotient). The same
+        rule to round-off.
         """
         import torch
 
@@ -76,15 +102,17 @@ class FusedAdam(keras.optimizers.Adam):
         lr = torch.as_tensor(lr, dtype=dtype)
         alpha = lr * torch.sqrt(1 - torch.pow(torch.as_tensor(self.beta_2, dtype=dtype), step)) / (
             1 - torch.pow(torch.as_tensor(self.beta_1, dtype=dtype), step))
-        torch._foreach_mul_(m, self.beta_1)
-        torch._foreach_add_(m, grads, alpha=1 - self.beta_1)
+        torch._foreach_lerp_(m, grads, 1 - self.beta_1)  # m + (g - m)(1 - beta_1), the rule as written above
         torch._foreach_mul_(v2, self.beta_2)
         torch._foreach_addcmul_(v2, grads, grads, value=1 - self.beta_2)
         denominator = torch._foreach_sqrt(v2)
         torch._foreach_add_(denominator, self.epsilon)
-        update = torch._foreach_div(m, denominator)
-        torch._foreach_mul_(update, alpha)
-        torch._foreach_sub_(values, update)
+        if alpha.device.type == "cpu":  # a host number costs no sync here: one fused pass
+            torch._foreach_addcdiv_(values, m, denominator, value=-float(alpha))
+        else:
+            update = torch._foreach_div(m, denominator)
+            torch._foreach_mul_(update, alpha)
+            torch._foreach_sub_(values, update)
 
     def update_step(self, gradient, variable, learning_rate):
         if keras.backend.backend() != "tensorflow" or self.amsgrad:

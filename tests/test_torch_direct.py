@@ -116,6 +116,11 @@ for e0, e1, w in zip(ema0, ema_model.ema_generator.weights, ema_model.generator.
     else:
         copied.append(bool(np.array_equal(e1, w1)))
 report["ema"] = {"errors": errors, "copied": copied, "moved": moved}
+# FusedAdam's slots take their variable's memory layout (the re-strided kernels'), so the update's ops share one
+opt = ema_model.d_optimizer
+report["slot_layouts"] = [[list(v.value.stride()), list(opt._momentums[opt._get_variable_index(v)].value.stride()),
+                           list(opt._velocities[opt._get_variable_index(v)].value.stride())]
+                          for v in ema_model.discriminator.trainable_variables]
 
 # a non-functional model takes the ordinary call
 seq = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
@@ -198,6 +203,12 @@ def test_generator_moving_average_follows_the_rule_on_torch(report):
     assert len(e["errors"]) >= 6 and max(e["errors"]) < 1e-6, e
     assert any(e["moved"]), e
     assert len(e["copied"]) >= 2 and all(e["copied"]), e
+
+
+def test_optimizer_slots_share_their_variables_layout(report):
+    layouts = report["slot_layouts"]
+    assert all(var == m == v for var, m, v in layouts), layouts
+    assert any(var[-1] != 1 for var, _, _ in layouts), layouts  # a re-strided kernel is among them
 
 
 def test_models_it_cannot_plan_take_the_ordinary_call(report):
