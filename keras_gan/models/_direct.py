@@ -168,7 +168,7 @@ def _convert(layer, x, want):
 
 
 def _only_tensor(arguments):
-    """The one tensor a layer was called with where its other arguments are all ``None`` (``mask=None``), or ``None``."""
+    """The one tensor a layer was called with, its other arguments all ``None`` (``mask=None``); else ``None``."""
     args, kwargs = arguments.args, arguments.kwargs
     if len(args) == 1 and _kb.is_keras_tensor(args[0]) and all(v is None for v in kwargs.values()):
         return args[0]

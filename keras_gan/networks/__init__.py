@@ -218,7 +218,7 @@ def _torch_kernel_layout(layer):
     if _torch_ops_apply(layer) and not getattr(layer, "lora_enabled", False):
         from keras_gan.kernels import _torch as _torch_ops
 
-        kernel = getattr(layer, "_kernel", None)  # Conv2D keeps it as _kernel (kernel is a property), Conv2DTranspose as kernel
+        kernel = getattr(layer, "_kernel", None)  # Conv2D: _kernel (kernel is a property); Conv2DTranspose: kernel
         _torch_ops.channels_last_kernel(layer.kernel if kernel is None else kernel)
 
 
