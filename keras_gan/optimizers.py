@@ -25,8 +25,8 @@ class FusedAdam(keras.optimizers.Adam):
     multi-tensor (``torch._foreach_*``) ops, as Keras does for its own ``Adam``
     there (Keras gives that path only to the exact ``Adam`` class, so a
     subclass fell back to ten ops per variable: 10.6 of the 53 ms digits step
-    on this project's 2-core CPU), in place with two temporary lists where
-    Keras' makes five (``_torch_update``). Anywhere else it is Keras' Adam.
+    on this project's 2-core CPU), in place with one temporary list on the CPU
+    where Keras' makes five (``_torch_update``). Anywhere else it is Keras' Adam.
 
     The rule, in both implementations (``t`` = iterations + 1)::
 

@@ -34,6 +34,7 @@ torch ops copy to change layout and PyTorch has no channels-last functional
 entry point.
 """
 
+import keras
 import torch
 import torch.nn.functional as F
 
@@ -199,43 +200,45 @@ def _tensor(v, raw=False):
     return v._value if raw else v.value
 
 
-def batch_norm_layer(layer, x, training):
-    """A float32 ``FusedBatchNormalization`` layer's ``call`` on torch, read from its variables' own tensors.
-
-    :func:`batch_norm` and the moving statistics by :func:`moving_average`'s rule, with the variables' tensors
-    read directly: only outside a stateless and an autocast scope (:mod:`keras_gan.models._direct`).
+def batch_norm_layer(layer, x, training, raw=False):
+    """A ``FusedBatchNormalization`` layer's ``call`` on torch: :func:`batch_norm` and :func:`moving_average`.
 
     Args:
-        layer: the built layer (float32 variables, the last axis normalized).
-        x: a float32 ``[N, H, W, C]`` tensor.
-        training: normalize with the batch's statistics and update the moving ones.
+        layer: the built layer (the last axis normalized).
+        x: its ``[N, H, W, C]`` input.
+        training: normalize with the batch's statistics and update the moving ones (if the layer is trainable).
+        raw: read the variables' own tensors (``Variable._value``): only outside a stateless and an
+            autocast scope, where ``Variable.value`` returns them too (:mod:`keras_gan.models._direct`).
 
     Returns:
-        The normalized ``x``.
+        The normalized ``x``, in float32.
     """
-    gamma = layer.gamma._value if layer.scale else None
-    beta = layer.beta._value if layer.center else None
-    moving = [layer.moving_mean._value, layer.moving_variance._value]
-    if training and layer.trainable:
-        y, mean, invstd = torch.native_batch_norm(_nchw(x), gamma, beta, None, None, True, 0.0, layer.epsilon)
-        with torch.no_grad():
-            variance = invstd.reciprocal().square() - layer.epsilon
-            torch._foreach_mul_(moving, layer.momentum)
-            torch._foreach_add_(moving, [mean, variance], alpha=1.0 - layer.momentum)
-        return _nhwc(y)
-    return _nhwc(torch.native_batch_norm(_nchw(x), gamma, beta, moving[0], moving[1], False, 0.0, layer.epsilon)[0])
+    def tensor(v):  # float32 (the variable's own tensor where it is float32 already: no cast op)
+        value = _tensor(v, raw)
+        return value if value.dtype == torch.float32 else value.float()
+
+    gamma = tensor(layer.gamma) if layer.scale else None
+    beta = tensor(layer.beta) if layer.center else None
+    train = bool(training and layer.trainable)
+    y, mean, variance = batch_norm(x, gamma, beta, tensor(layer.moving_mean), tensor(layer.moving_variance),
+                                   layer.epsilon, train)
+    if train:
+        moving_average([layer.moving_mean, layer.moving_variance], [mean, variance], layer.momentum,
+                       not raw and keras.src.backend.in_stateless_scope())
+    return y
 
 
 def moving_average(variables, values, momentum, stateless):
-    """Keras' batch-norm moving statistics, ``var <- var * momentum + value * (1 - momentum)``, in place.
+    """``var <- var * momentum + value * (1 - momentum)`` for each variable, in place (Keras' batch-norm rule; the
+    generator's moving average with ``momentum`` = its decay).
 
-    Two multi-tensor ops for all the statistics (Keras: two multiplications, an addition and an
+    Two multi-tensor ops on the variables' own tensors (Keras: two multiplications, an addition and an
     ``assign`` for each); inside a ``keras.StatelessScope`` they are recorded by ``assign``, as Keras does.
 
     Args:
-        variables: the moving-statistics ``keras.Variable`` list.
-        values: the batch statistics, float32 tensors in the same order.
-        momentum: the layer's momentum.
+        variables: the ``keras.Variable`` list to update.
+        values: tensors (or variables) in the same order.
+        momentum: the factor on the old value.
         stateless: whether a stateless scope is active.
     """
     with torch.no_grad():
@@ -243,9 +246,9 @@ def moving_average(variables, values, momentum, stateless):
             for var, value in zip(variables, values):
                 var.assign(var.value * momentum + value * (1.0 - momentum))
             return
-        tensors = [v.value for v in variables]
+        tensors = [v._value for v in variables]
         torch._foreach_mul_(tensors, momentum)
-        torch._foreach_add_(tensors, [v.detach() for v in values], alpha=1.0 - momentum)
+        torch._foreach_add_(tensors, [_tensor(v, raw=True).detach() for v in values], alpha=1.0 - momentum)
 
 
 def batch_norm(x, gamma, beta, moving_mean, moving_variance, epsilon, training):

@@ -282,22 +282,19 @@ def mean_result(metric):
 def moving_average_update(averages, sources, decay):
     """``average <- decay * average + (1 - decay) * source`` for each pair of variables (the generator's EMA).
 
-    On torch outside a stateless scope, two multi-tensor ops on the variables' own tensors, where Keras'
-    ``assign`` of ``decay * a + (1 - decay) * w`` is five ``keras.ops`` calls a variable (0.8 ms of a digits
-    step for the generator's twelve weights); the same rule to round-off. Elsewhere, those ``assign`` calls.
+    On torch, :func:`keras_gan.kernels._torch.moving_average` (two multi-tensor ops in place outside a
+    stateless scope, where Keras' ``assign`` of ``decay * a + (1 - decay) * w`` is five ``keras.ops`` calls a
+    variable: 0.8 ms of a digits step for the generator's twelve weights); elsewhere those ``assign`` calls.
 
     Args:
         averages: the ``keras.Variable`` list to update.
         sources: the variables they follow, in the same order.
         decay: the factor on the old average.
     """
-    if backend() == "torch" and not keras.src.backend.in_stateless_scope() and averages:
-        import torch
+    if backend() == "torch":
+        from keras_gan.kernels import _torch as _torch_ops
 
-        with torch.no_grad():
-            targets = [a._value for a in averages]
-            torch._foreach_mul_(targets, decay)
-            torch._foreach_add_(targets, [w._value for w in sources], alpha=1.0 - decay)
+        _torch_ops.moving_average(averages, sources, decay, keras.src.backend.in_stateless_scope())
         return
     for a, w in zip(averages, sources):
         a.assign(decay * a + (1.0 - decay) * w)

@@ -158,29 +158,13 @@ class FusedBatchNormalization(layers.BatchNormalization):
             return None
         from keras_gan.kernels import _torch as _torch_ops
 
-        return lambda x, training: (_torch_ops.batch_norm_layer(self, x, training) if x.dim() == 4
+        return lambda x, training: (_torch_ops.batch_norm_layer(self, x, training, raw=True) if x.dim() == 4
                                     else self.call(x, training=training))
 
     def _torch_call(self, inputs, training):
         from keras_gan.kernels import _torch as _torch_ops
 
-        import torch
-
-        def tensor(v):  # the variable's own torch tensor where it is float32 already (no cast op)
-            if v is None:
-                return None
-            value = v.value
-            return value if value.dtype == torch.float32 else value.float()
-
-        gamma = tensor(self.gamma) if self.scale else None
-        beta = tensor(self.beta) if self.center else None
-        train = bool(training and self.trainable)
-        y, mean, variance = _torch_ops.batch_norm(
-            inputs, gamma, beta, tensor(self.moving_mean), tensor(self.moving_variance), self.epsilon, train
-        )
-        if train:
-            _torch_ops.moving_average([self.moving_mean, self.moving_variance], [mean, variance], self.momentum,
-                                      keras.src.backend.in_stateless_scope())
+        y = _torch_ops.batch_norm_layer(self, inputs, training)
         return y if keras.backend.standardize_dtype(y.dtype) == self.compute_dtype else ops.cast(y, self.compute_dtype)
 
 
@@ -222,6 +206,26 @@ def _torch_kernel_layout(layer):
         _torch_ops.channels_last_kernel(layer.kernel if kernel is None else kernel)
 
 
+class _TorchConvolution:
+    """What :class:`FastConv2D` and :class:`FastConv2DTranspose` share on torch: the kernel's memory layout at
+    build and the layer's function for :mod:`keras_gan.models._direct` (``_TRANSPOSED`` tells them apart)."""
+
+    _TRANSPOSED = False
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        _torch_kernel_layout(self)
+
+    def _torch_direct_function(self):
+        """``f(x, training)`` for :mod:`keras_gan.models._direct`: this layer's torch path, where it applies."""
+        if not _torch_ops_apply(self):
+            return None
+        from keras_gan.kernels import _torch as _torch_ops
+
+        transposed = self._TRANSPOSED
+        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=transposed, raw=True)
+
+
 def _jax_forms_apply(layer):
     """Whether ``layer`` runs through :mod:`keras_gan.kernels._jax` (JAX backend, forms not switched off)."""
     if keras.backend.backend() != "jax":
@@ -235,7 +239,7 @@ def _jax_forms_apply(layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
-class FastConv2D(layers.Conv2D):
+class FastConv2D(_TorchConvolution, layers.Conv2D):
     """``keras.layers.Conv2D`` with faster TensorFlow and JAX kernels.
 
     Same weights, arguments and result as the Keras layer (which it
@@ -265,18 +269,6 @@ class FastConv2D(layers.Conv2D):
     (2, 4, 4, 8)
     """
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        _torch_kernel_layout(self)
-
-    def _torch_direct_function(self):
-        """``f(x, training)`` for :mod:`keras_gan.models._direct`: this layer's torch path, where it applies."""
-        if not _torch_ops_apply(self):
-            return None
-        from keras_gan.kernels import _torch as _torch_ops
-
-        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=False, raw=True)
-
     def call(self, inputs):
         if _torch_ops_apply(self):  # the same ops as Conv2D.call, by torch ops on the variables' tensors
             from keras_gan.kernels import _torch as _torch_ops
@@ -289,10 +281,6 @@ class FastConv2D(layers.Conv2D):
             from keras_gan.kernels import _jax as _conv_jax
 
             return _conv_jax.conv2d(inputs, ops.cast(kernel, inputs.dtype), self.strides, self.padding)
-        if _torch_ops_apply(self):
-            from keras_gan.kernels import _torch as _torch_ops
-
-            return _torch_ops.conv2d(inputs, ops.cast(kernel, inputs.dtype), self.strides, self.padding)
         if not _fast_conv_applies(self, inputs):
             return super().convolution_op(inputs, kernel)
         import tensorflow as tf
@@ -303,7 +291,7 @@ class FastConv2D(layers.Conv2D):
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
-class FastConv2DTranspose(layers.Conv2DTranspose):
+class FastConv2DTranspose(_TorchConvolution, layers.Conv2DTranspose):
     """``keras.layers.Conv2DTranspose`` with faster TensorFlow and JAX kernels.
 
     Same weights, arguments and result as the Keras layer (which it
@@ -331,17 +319,7 @@ class FastConv2DTranspose(layers.Conv2DTranspose):
     (2, 8, 8, 3)
     """
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        _torch_kernel_layout(self)
-
-    def _torch_direct_function(self):
-        """``f(x, training)`` for :mod:`keras_gan.models._direct`: this layer's torch path, where it applies."""
-        if not _torch_ops_apply(self):
-            return None
-        from keras_gan.kernels import _torch as _torch_ops
-
-        return lambda x, training: _torch_ops.conv_layer(self, x, transposed=True, raw=True)
+    _TRANSPOSED = True
 
     def call(self, inputs):
         if _jax_forms_apply(self):
