@@ -16,6 +16,7 @@ Example:
 """
 
 import dataclasses
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -163,9 +164,17 @@ def _coerce(key, f, value):
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"config: {key} = {value!r} is not an integer.")
     elif tp is float:
+        given = value
+        if isinstance(value, str):  # YAML 1.1 (PyYAML) reads 4e-4 as a string: take what Python reads as a number
+            try:
+                value = float(value)
+            except ValueError:
+                raise UsageError(f"config: {key} = {value!r} is not a number.") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UsageError(f"config: {key} = {value!r} is not a number.")
         value = float(value)
+        if not math.isfinite(value):
+            raise UsageError(f"config: {key} = {given!r} is not a finite number.")
     elif tp is str:
         if not isinstance(value, str):
             raise UsageError(f"config: {key} = {value!r} is not a string.")

@@ -52,6 +52,9 @@ def test_shipped_configs_load(path):
         ({"train": {"loss": "wgan"}}, "train.loss = 'wgan' is not allowed; expected one of minimax, non_saturating"),
         ({"model": {"prior": "cauchy"}}, "model.prior = 'cauchy' is not allowed; expected one of uniform, normal"),
         ({"train": {"jit_compile": "yes"}}, "train.jit_compile = 'yes' is not a boolean"),
+        ({"train": {"g_learning_rate": "fast"}}, "train.g_learning_rate = 'fast' is not a number"),
+        ({"train": {"g_learning_rate": float("nan")}}, "train.g_learning_rate = nan is not a finite number"),
+        ({"train": {"r1_gamma": "inf"}}, "train.r1_gamma = 'inf' is not a finite number"),
         ({"model": {"architecture": "mlp"}}, "needs 2-D data"),
     ],
 )
@@ -65,6 +68,16 @@ def test_overrides_parse_yaml_values():
     assert cfg.train.d_steps == 3 and cfg.data.image_size is None and cfg.train.r1_gamma == 1.0
     with pytest.raises(UsageError, match="expected section.key=value"):
         config.apply_overrides(cfg, ["epochs=3"])
+
+
+def test_overrides_take_exponent_floats_that_yaml_reads_as_strings():
+    # PyYAML (YAML 1.1) reads 4e-4 as the string '4e-4'; the config takes it as the number it is.
+    import yaml
+
+    assert yaml.safe_load("4e-4") == "4e-4"
+    cfg = config.apply_overrides(config.from_dict({}), ["train.g_learning_rate=4e-4", "train.d_learning_rate=1E-3"])
+    assert cfg.train.g_learning_rate == 0.0004 and cfg.train.d_learning_rate == 0.001
+    assert config.from_dict({"train": {"beta_2": "0.99"}}).train.beta_2 == 0.99
 
 
 def test_round_trip_through_yaml(tmp_path):
