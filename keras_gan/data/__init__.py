@@ -363,7 +363,8 @@ def _image_source(name, split, image_size, directory, channels=None):
         label = tf.cast(example[label_key], tf.int32) if label_key else tf.constant(-1, tf.int32)
         return image, label
 
-    ds = ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+    # No tensor-dependent Python control flow in convert: traced as written, without autograph's rewrite
+    ds = ds.map(tf.autograph.experimental.do_not_convert(convert), num_parallel_calls=tf.data.AUTOTUNE)
     num = builder.info.splits[split].num_examples
     out_shape = (size or shape[0], size or shape[1], out_channels)
     return ds, num, out_shape

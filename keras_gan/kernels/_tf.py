@@ -245,7 +245,8 @@ def _time_forms(primitive, forms, x, w, out_hw):
     # Each form as a graph, as it runs in a training step: timed eagerly, a several-op form would pay
     # per-op dispatch that the step does not (measured: enough to hide a 33% faster filter gradient).
     # One element comes back, so no form pays for copying its whole output.
-    calls = {f: tf.function(lambda *a, fn=_FORMS[primitive][f]: tf.reshape(fn(*a, *extra), [-1])[0]) for f in forms}
+    calls = {f: tf.function(lambda *a, fn=_FORMS[primitive][f]: tf.reshape(fn(*a, *extra), [-1])[0], autograph=False)
+             for f in forms}
     calls = {f: (lambda fn=fn: fn(*args)) for f, fn in calls.items()}
     best = {f: float("inf") for f in forms}
     spent, rounds = 0.0, 0
