@@ -166,3 +166,30 @@ def test_digits_case_runs_keras_gan_as_its_config_ships_it(monkeypatch, tmp_path
                                       "--repeats", "1"]))
     assert spawned == [("keras", shipped), ("torch", None)]
     assert json.loads(out.read_text())["cases"]["digits"]["intra_op_threads"] == {"keras": shipped, "torch": None}
+
+
+@pytest.mark.slow
+def test_gpu_script_keeps_to_its_budget(tmp_path):
+    """benchmarks/gpu.sh stops a part at the budget, skips what has no time left, and names both in skipped.txt."""
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    budget = 35
+    env = dict(os.environ, OUT=str(tmp_path), GPU_BUDGET_S=str(budget), PATH=os.path.dirname(sys.executable)
+               + os.pathsep + os.environ.get("PATH", ""))
+    start = time.monotonic()
+    done = subprocess.run(["bash", os.path.join(root, "benchmarks", "gpu.sh"), "quick"], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=budget + 120)
+    took = time.monotonic() - start
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    parts = ["throughput_b1024_bf16", "throughput_b1024_fp32", "throughput_small", "conv_forms",
+             "throughput_b1024_stock"]
+    skipped = (tmp_path / "skipped.txt").read_text() if (tmp_path / "skipped.txt").exists() else ""
+    # the first part always starts (the whole budget is left); with 35 s the last ones never do (30 s minimum)
+    assert (tmp_path / "throughput_b1024_bf16.log").exists()
+    assert "skipped throughput_b1024_stock" in skipped
+    for name in parts:
+        finished = (tmp_path / f"{name}.json").exists()
+        assert finished or name in skipped, (name, skipped)
+    # the budget holds, less the first lines (nvidia-smi, the torch matmul probe) run before it starts
+    assert took < budget + 60, took
