@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU table of issue 25 in one call (at most 8 minutes: GPU_BUDGET_S, default 470 s, with each part cut off at it): keras-gan's DCGAN64 step on
-# JAX (float32, mixed bfloat16) against the PyTorch peer tuned for the GPU, eager and under torch.compile, plus
+# The GPU table of issue 25 in one call (at most 8 minutes: GPU_BUDGET_S, default 470 s, each part cut off at
+# it): keras-gan's DCGAN64 step on JAX (float32, mixed bfloat16) against the PyTorch peer tuned for the GPU,
+# eager and under torch.compile, plus
 # the per-layer convolution times (stock Keras vs keras-gan's forms) behind it. Runs on a machine with JAX and
 # PyTorch but no TensorFlow; Keras comes as wheels in .whl/ (keras, namex, optree; see docs/gpu.md).
 # Writes its JSON and logs to $OUT (or ./gpu-out). Usage: bash benchmarks/gpu.sh [quick]
@@ -66,5 +67,6 @@ part throughput_small "${bench[@]}" --batch $small --frameworks keras-jax-bf16 t
 part conv_forms python3 benchmarks/jax_conv_forms.py $layers --batch 256 512 $big --dtype bfloat16 --repeats 10 \
   --json "$out/conv_forms_bf16.json"
 # 4. the before: stock Keras layers on JAX, bf16, batch 1024 (3.7k img/s on an H200 in issue 25)
-part throughput_b1024_stock "${bench[@]}" --batch $big --frameworks keras-jax-bf16-plain --json "$out/throughput_b1024_stock.json"
+part throughput_b1024_stock "${bench[@]}" --batch $big --frameworks keras-jax-bf16-plain \
+  --json "$out/throughput_b1024_stock.json"
 echo "gpu.sh: $((SECONDS - start)) s of the ${budget}s budget"

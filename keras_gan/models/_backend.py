@@ -355,8 +355,9 @@ def stateless_uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
 
         from keras.src.backend.torch.core import get_device
 
-        s = seed.reshape(-1).tolist() if isinstance(seed, torch.Tensor) else keras.ops.convert_to_numpy(seed)
-        s = [int(v) for v in s.reshape(-1)] if not isinstance(s, list) else [int(v) for v in s]
+        # a torch tensor's .tolist() skips keras.ops' conversion; anything else goes through numpy
+        s = seed if isinstance(seed, torch.Tensor) else keras.ops.convert_to_numpy(seed)
+        s = [int(v) for v in s.reshape(-1).tolist()]
         generator = torch.Generator(device=get_device())
         generator.manual_seed((s[0] * 0x9E3779B97F4A7C15 + s[1]) % (1 << 63))
         shape = tuple(int(v) for v in shape)
