@@ -84,3 +84,81 @@ def test_bfloat16_step_matches_float32_step(backend):
     assert ours["update_error"] <= 2 * stock["update_error"] + U, (ours, stock)
     assert ours["cosine"] > 0.95, ours
     assert ours["loss_error"] <= max(2 * stock["loss_error"], 4 * U), (ours, stock)
+
+
+_JAXPR = r"""
+import json
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+from keras_gan import models
+
+
+def census(closed):
+    '''Dtypes of the step's convolutions, matrix products and transcendentals, and its cast round trips: a
+    convert_element_type whose operand was produced by a convert_element_type from the dtype it converts back to.'''
+    out = {"conv": [], "dot": [], "transcendental": [], "round_trips": []}
+    producer = {}
+
+    def walk(jaxpr):
+        for eqn in jaxpr.eqns:
+            name = eqn.primitive.name
+            dtypes = [str(v.aval.dtype) for v in eqn.invars if hasattr(v, "aval")]
+            if name == "convert_element_type":
+                src = producer.get(id(eqn.invars[0]))
+                back = str(eqn.params["new_dtype"])
+                if src is not None and str(src.invars[0].aval.dtype) == back != dtypes[0]:
+                    out["round_trips"].append([back, dtypes[0], back, list(eqn.invars[0].aval.shape)])
+            elif name == "conv_general_dilated":
+                out["conv"].append(dtypes)
+            elif name == "dot_general":
+                out["dot"].append(dtypes)
+            elif name in ("exp", "log", "log1p", "logistic", "rsqrt"):
+                out["transcendental"].append([name] + dtypes)
+            for o in eqn.outvars:
+                producer[id(o)] = eqn
+            for value in eqn.params.values():
+                for inner in value if isinstance(value, (list, tuple)) else [value]:
+                    inner = getattr(inner, "jaxpr", inner)
+                    if hasattr(inner, "eqns"):
+                        walk(inner)
+
+    walk(closed.jaxpr)
+    return out
+
+
+x = jnp.ones((4, 8), jnp.bfloat16)
+planted = census(jax.make_jaxpr(lambda x: (x.astype(jnp.float32).astype(jnp.bfloat16) * 2).astype(jnp.float32))(x))
+keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+keras.utils.set_random_seed(0)
+model = models.DCGAN(image_shape=(16, 16, 3), latent_dim=16, base_filters=8, num_upsamplings=2, seed=3)
+model.compile(d_steps=1)
+data = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 3)).astype("float32")
+model.fit(data, batch_size=4, shuffle=False, epochs=1, verbose=0)
+state = tuple([v.value for v in group] for group in model._state_groups)
+step = census(jax.make_jaxpr(lambda s, d: model.train_step(s, d))(state, data[:4]))
+print(json.dumps({"planted": planted, "step": step}))
+"""
+
+
+def test_jax_bfloat16_step_has_no_cast_round_trips_and_keeps_statistics_in_float32():
+    """Issue 25's mixed-bfloat16 rules, read from the JAX step's jaxpr (what XLA compiles, on any device):
+    every convolution runs on bfloat16 operands; the losses' and batch norm's transcendentals (log1p, logistic,
+    exp, rsqrt) run in float32; and no value is cast to another dtype and straight back. The round-trip
+    detector is first shown to find one planted in a toy function."""
+    pytest.importorskip("jax")
+    env = dict(os.environ, KERAS_BACKEND="jax", KERAS_GAN_CONV_FORMS="static")
+    out = subprocess.run([sys.executable, "-c", _JAXPR], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["planted"]["round_trips"] == [["bfloat16", "float32", "bfloat16", [4, 8]]], report["planted"]
+    step = report["step"]
+    assert step["round_trips"] == [], step["round_trips"]
+    assert len(step["conv"]) >= 12 and all(d == ["bfloat16", "bfloat16"] for d in step["conv"]), step["conv"]
+    names = {t[0] for t in step["transcendental"]}
+    assert {"rsqrt", "log1p"} <= names, names
+    assert all(t[1:] == ["float32"] for t in step["transcendental"]), step["transcendental"]
+    # the generator's first dense layer computes in bf16; only D's 1-unit output layer (float32 logits) may not
+    assert any(d == ["bfloat16", "bfloat16"] for d in step["dot"]), step["dot"]
