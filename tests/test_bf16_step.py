@@ -98,7 +98,7 @@ from keras_gan import models
 def census(closed):
     '''Dtypes of the step's convolutions, matrix products and transcendentals, and its cast round trips: a
     convert_element_type whose operand was produced by a convert_element_type from the dtype it converts back to.'''
-    out = {"conv": [], "dot": [], "transcendental": [], "round_trips": []}
+    out = {"conv": [], "dot": [], "transcendental": [], "round_trips": [], "lhs_dilated": []}
     producer = {}
 
     def walk(jaxpr):
@@ -112,6 +112,8 @@ def census(closed):
                     out["round_trips"].append([back, dtypes[0], back, list(eqn.invars[0].aval.shape)])
             elif name == "conv_general_dilated":
                 out["conv"].append(dtypes)
+                if tuple(eqn.params["lhs_dilation"]) != (1, 1):
+                    out["lhs_dilated"].append([list(v.aval.shape) for v in eqn.invars])
             elif name == "dot_general":
                 out["dot"].append(dtypes)
             elif name in ("exp", "log", "log1p", "logistic", "rsqrt"):
@@ -128,25 +130,41 @@ def census(closed):
     return out
 
 
+from keras_gan.bench.throughput import _plain_keras_copy
+from keras_gan.kernels import _jax as _conv_jax
+
+_conv_jax._platform = lambda: "gpu"  # the accelerators' static rule (KERAS_GAN_CONV_FORMS=static), traced on a CPU
+
+
+def traced(plain):
+    keras.utils.set_random_seed(0)
+    model = models.DCGAN(image_shape=(16, 16, 3), latent_dim=16, base_filters=8, num_upsamplings=2, seed=3)
+    if plain:  # stock Keras layers and Adam
+        model = models.AdversarialModel(_plain_keras_copy(model.generator), _plain_keras_copy(model.discriminator),
+                                        latent_dim=16, seed=3)
+        model.compile(g_optimizer=keras.optimizers.Adam(2e-4), d_optimizer=keras.optimizers.Adam(2e-4), d_steps=1)
+    else:
+        model.compile(d_steps=1)
+    data = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 3)).astype("float32")
+    model.fit(data, batch_size=4, shuffle=False, epochs=1, verbose=0)
+    state = tuple([v.value for v in group] for group in model._state_groups)
+    return census(jax.make_jaxpr(lambda s, d: model.train_step(s, d))(state, data[:4]))
+
+
 x = jnp.ones((4, 8), jnp.bfloat16)
 planted = census(jax.make_jaxpr(lambda x: (x.astype(jnp.float32).astype(jnp.bfloat16) * 2).astype(jnp.float32))(x))
 keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-keras.utils.set_random_seed(0)
-model = models.DCGAN(image_shape=(16, 16, 3), latent_dim=16, base_filters=8, num_upsamplings=2, seed=3)
-model.compile(d_steps=1)
-data = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 3)).astype("float32")
-model.fit(data, batch_size=4, shuffle=False, epochs=1, verbose=0)
-state = tuple([v.value for v in group] for group in model._state_groups)
-step = census(jax.make_jaxpr(lambda s, d: model.train_step(s, d))(state, data[:4]))
-print(json.dumps({"planted": planted, "step": step}))
+print(json.dumps({"planted": planted, "step": traced(False), "stock": traced(True)}))
 """
 
 
 def test_jax_bfloat16_step_has_no_cast_round_trips_and_keeps_statistics_in_float32():
-    """Issue 25's mixed-bfloat16 rules, read from the JAX step's jaxpr (what XLA compiles, on any device):
-    every convolution runs on bfloat16 operands; the losses' and batch norm's transcendentals (log1p, logistic,
-    exp, rsqrt) run in float32; and no value is cast to another dtype and straight back. The round-trip
-    detector is first shown to find one planted in a toy function."""
+    """Issue 25's mixed-bfloat16 rules, read from the JAX step's jaxpr (what XLA compiles), with the convolution
+    forms the accelerators' static rule picks: every convolution runs on bfloat16 operands; the losses' and batch
+    norm's transcendentals (log1p, logistic, exp, rsqrt) run in float32; no value is cast to another dtype and
+    straight back; and no convolution is lhs-dilated (the zero-stuffed pattern cuDNN does not run, jax-ml/jax
+    #31662), where the same step on stock Keras layers has several. The round-trip detector is first shown to
+    find one planted in a toy function."""
     pytest.importorskip("jax")
     env = dict(os.environ, KERAS_BACKEND="jax", KERAS_GAN_CONV_FORMS="static")
     out = subprocess.run([sys.executable, "-c", _JAXPR], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -162,3 +180,6 @@ def test_jax_bfloat16_step_has_no_cast_round_trips_and_keeps_statistics_in_float
     assert all(t[1:] == ["float32"] for t in step["transcendental"]), step["transcendental"]
     # the generator's first dense layer computes in bf16; only D's 1-unit output layer (float32 logits) may not
     assert any(d == ["bfloat16", "bfloat16"] for d in step["dot"]), step["dot"]
+    assert step["lhs_dilated"] == [], step["lhs_dilated"]
+    # stock layers: the transposed convolutions' kernel gradients, windowed by the whole output gradient
+    assert [4, 16, 16, 3] in [shapes[1] for shapes in report["stock"]["lhs_dilated"]], report["stock"]["lhs_dilated"]
