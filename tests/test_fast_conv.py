@@ -230,6 +230,34 @@ def test_autotune_takes_the_measured_fastest_form_and_caches_it(autotune, monkey
     assert _conv._choose("conv", x, w) == "gemm"
 
 
+def test_sampling_chooses_only_forward_forms_and_a_grid_reuses_the_training_batch(autotune, monkeypatch):
+    """A generator's samples are never differentiated: ``generate`` chooses (and times) only the transposed
+    convolutions' forward forms, not the backward forms a training step needs; and at the training batch it
+    takes the forms training chose, timing nothing new (the trainer's sample grid passes that batch)."""
+    from keras_gan import models
+
+    timed = []
+
+    def fake_times(primitive, forms, x, w, out_hw):
+        timed.append(f"{primitive}@{x.shape[0]}")
+        return {f: 1.0 for f in forms}
+
+    monkeypatch.setattr(_conv, "_time_forms", fake_times)
+    keras.utils.set_random_seed(0)
+    gan = models.DCGAN(image_shape=(8, 8, 1), latent_dim=8, base_filters=8, num_upsamplings=2)
+    samples = gan.generate(6, seed=1, batch_size=6)
+    assert samples.shape == (6, 8, 8, 1)
+    assert sorted(timed) == ["transpose@6", "transpose@6"], timed  # G's two stride-2 layers; no conv, no filter_grad
+    gan.compile()
+    gan.fit(np.zeros((8, 8, 8, 1), "float32"), batch_size=4, epochs=1, verbose=0, shuffle=False)
+    trained = {k for k in timed if k.endswith("@4")}
+    assert {"transpose@4", "conv@4", "filter_grad@4"} <= trained, timed
+    before = len(timed)
+    again = gan.generate(8, seed=1, batch_size=4)  # the training batch: every forward form is chosen already
+    assert len(timed) == before, timed[before:]
+    np.testing.assert_allclose(again[:6], gan.generate(6, seed=1, batch_size=6), atol=1e-5)  # same samples
+
+
 def test_autotune_times_real_forms_and_unknown_batches_take_the_static_rule(autotune):
     x = tf.TensorSpec((8, 4, 4, 64), tf.float32)
     w = tf.zeros((5, 5, 64, 128))

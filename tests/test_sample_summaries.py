@@ -67,3 +67,22 @@ def test_no_summary_when_disabled_or_without_tensorflow(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert os.path.isfile(tmp_path / "b" / "samples" / "epoch_0001.png")
     assert not (tmp_path / "b" / "logs").exists()
+
+
+def test_grid_generates_at_the_batch_it_is_given(tmp_path):
+    """The trainer passes G's training batch (the forms training chose); without one, ``generate``'s default."""
+    seen = []
+
+    class _Recording(_Generator):
+        def generate(self, n, seed=0, **kwargs):
+            seen.append(kwargs.get("batch_size"))
+            return super().generate(n, seed)
+
+    for batch_size in (3, None):
+        cb = callbacks.SampleGrid(str(tmp_path / f"b{batch_size}" / "samples"), num=4, log_dir=False,
+                                  batch_size=batch_size)
+        cb.set_model(_Recording())
+        cb.set_params({"epochs": 1})
+        cb.on_epoch_end(0)
+    assert seen == [3, None]
+    assert os.path.exists(tmp_path / "b3" / "samples" / "epoch_0001.png")

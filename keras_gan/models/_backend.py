@@ -241,6 +241,22 @@ def no_grad():
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def inference():
+    """A context for calls whose results are never differentiated (sampling): :func:`no_grad`, and on
+    TensorFlow each convolution runs its chosen forward form without a custom gradient, so the backward
+    forms of a new batch size are neither chosen nor timed (the training run's first sample grid, 64 images,
+    timed four backward shapes it never used)."""
+    with no_grad():
+        if backend() == "tensorflow":
+            from keras_gan.kernels import _tf as _conv
+
+            with _conv._forward_only():
+                yield
+        else:
+            yield
+
+
 # ---------------------------------------------------------------- metrics
 def update_mean(metric, values):
     """``metric.update_state(values)`` for a ``keras.metrics.Mean``; on torch, in place by two torch ops.

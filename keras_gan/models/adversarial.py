@@ -436,7 +436,7 @@ class AdversarialModel(keras.Model):
         elif labels is not None:
             raise ValueError("labels were given, but this model is not conditional (num_classes is None).")
         out = []
-        with _backend.no_grad():
+        with _backend.inference():
             for i in range(0, num, batch_size):
                 zi = z[i : i + batch_size]
                 inputs = [zi, ops.convert_to_tensor(labels[i : i + batch_size])] if self.num_classes else zi

@@ -406,7 +406,7 @@ class VAE(keras.Model):
         x = ops.convert_to_tensor(np.asarray(x, np.float32))
         if noise is None:
             noise = draw_latent("normal", [int(x.shape[0]), self.latent_dim], np.array([int(seed), 1], np.int64))
-        with _backend.no_grad():
+        with _backend.inference():
             reconstruction, kl = self._terms(x, ops.cast(ops.convert_to_tensor(noise), "float32"))
         reconstruction, kl = ops.convert_to_numpy(reconstruction), ops.convert_to_numpy(kl)
         return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
@@ -443,7 +443,7 @@ class VAE(keras.Model):
         n = int(x.shape[0])
         batch_size = int(batch_size or max(1, 8192 // k))
         out = []
-        with _backend.no_grad():
+        with _backend.inference():
             for chunk, start in enumerate(range(0, n, batch_size)):
                 seed_pair = np.array([int(seed), chunk * _NUM_STREAMS + _STREAM_IW], np.int64)
                 out.append(self._iw_bound(ops.convert_to_tensor(x[start : start + batch_size]), k, seed_pair))
@@ -510,14 +510,14 @@ class VAE(keras.Model):
             A numpy array of the shape of ``x``.
         """
         x = np.asarray(ops.convert_to_numpy(x), np.float32)
-        with _backend.no_grad():
+        with _backend.inference():
             mu = [ops.convert_to_numpy(self._posterior_params(ops.convert_to_tensor(x[i : i + batch_size]))[0])
                   for i in range(0, int(x.shape[0]), batch_size)]
         return self._map(self.generator, np.concatenate(mu, 0), batch_size)
 
     @staticmethod
     def _map(model, inputs, batch_size):
-        with _backend.no_grad():
+        with _backend.inference():
             out = [ops.convert_to_numpy(model(inputs[i : i + batch_size], training=False))
                    for i in range(0, int(inputs.shape[0]), batch_size)]
         return np.concatenate(out, axis=0) if out else np.zeros([0])

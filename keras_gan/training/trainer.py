@@ -251,7 +251,8 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
         every_steps=t.checkpoint_every_steps, steps_per_epoch=steps, resume_at=(initial_epoch, initial_step),
     )
     samples_cb = callbacks.SampleGrid(os.path.join(run_dir, "samples"), num=t.num_sample_images, seed=t.seed,
-                                      every=t.sample_every, reference=plan.reference)
+                                      every=t.sample_every, reference=plan.reference,
+                                      batch_size=cfg.data.batch_size)  # M: G's batch in a training step
     processes = getattr(strategy, "num_processes", 1)
     # Several JAX processes stop together: JAX's preemption service takes SIGTERM on any of them and names the
     # step at which all stop (StopOnSignal asks it after every step).
