@@ -15,7 +15,7 @@ goes to a pipe, where Keras' bar prints once instead of redrawing.
 
 Example::
 
-    keras-gan bench first-run --json first_run.json            # one round: four runs, about 3 minutes here
+    keras-gan bench first-run --json first_run.json            # one round: four runs (4 minutes on a 2-core Xeon)
     keras-gan bench first-run --epochs 2 --json quick.json     # the default at 2 epochs, the peer at 6
 """
 
@@ -29,13 +29,14 @@ import sys
 import tempfile
 import time
 
-HELP = "The main job (`keras-gan train`) from the command to the prompt, empty and warm caches, vs the previous default."
+HELP = ("The main job (`keras-gan train`) from the command to the prompt, empty and warm caches, "
+        "vs the previous default.")
 STARTS_KERAS = False  # the parent only spawns `keras-gan train` processes
 
 #: the previous default's recipe (issue 26's "today"), as flags on top of today's config
 PREVIOUS = ("--set", "data.batch_size=64", "--set", "model.ema_decay=0.999")
-PREVIOUS_EPOCHS = 300
-DEFAULT_EPOCHS = 100
+#: the previous recipe's work per epoch of today's (each run gets --epochs: the default N, the previous 3N)
+PREVIOUS_WORK = 3
 #: removed from each run's environment, as a newcomer has none of them: caches outside the private HOME, and a
 #: fixed convolution-form mode (the default times the forms)
 _CACHE_ENV = ("KERAS_GAN_CACHE_DIR", "KERAS_GAN_DATA_DIR", "TFDS_DATA_DIR", "XDG_CACHE_HOME", "KERAS_HOME",
@@ -44,12 +45,11 @@ _CACHE_ENV = ("KERAS_GAN_CACHE_DIR", "KERAS_GAN_DATA_DIR", "TFDS_DATA_DIR", "XDG
 
 def add_arguments(parser):
     parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds of the four runs (default 1; each round about 3 minutes on a 2-core "
-                             "AVX-512 machine, about 15 on the slowest class).")
+                        help="rounds of the four runs (default 1; a round took 4 minutes on a 2-core AVX-512 "
+                             "Xeon and should take about 12 on the slowest class).")
     parser.add_argument("--epochs", type=int, default=None,
-                        help=f"epochs of the default run (default: the config's, {DEFAULT_EPOCHS}); the previous "
-                             f"recipe runs three times as many ({PREVIOUS_EPOCHS} by default), the same ratio of "
-                             "work.")
+                        help="epochs of the default run (default: configs/dcgan_digits.yaml's); the previous "
+                             "recipe runs three times as many (300 for the default's 100), the same ratio of work.")
     parser.add_argument("--no-peer", action="store_true", help="time only the default (two runs a round).")
     parser.add_argument("--json", required=True, help="output JSON file.")
 
@@ -169,8 +169,10 @@ def run(args):
         raise UsageError(f"--rounds {args.rounds} must be >= 1.")
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs {args.epochs} must be >= 1.")
-    epochs = args.epochs or DEFAULT_EPOCHS
-    recipes = {"default": epochs} if args.no_peer else {"default": epochs, "previous": 3 * epochs}
+    from keras_gan import config
+
+    epochs = args.epochs or config.load("dcgan_digits").train.epochs  # what `keras-gan train` runs
+    recipes = {"default": epochs} if args.no_peer else {"default": epochs, "previous": PREVIOUS_WORK * epochs}
     machine = machine_info()
     print(f"machine: {machine['summary']}", flush=True)
     plan = [(r, recipe, caches) for r in range(args.rounds) for caches in ("empty", "warm") for recipe in recipes]
@@ -197,7 +199,8 @@ def run(args):
                 f"{ph['other_epochs']:.1f}, end {ph['end']:.1f})" if ph else "")
             print("\r" + line.ljust(len(running)), flush=True)
     report = {"machine": machine, "rounds": args.rounds, "epochs": recipes, "unset_in_runs": list(_CACHE_ENV),
-              "previous_recipe": f"--epochs {3 * epochs} " + " ".join(PREVIOUS), "runs": results, "summary": {}}
+              "previous_recipe": f"--epochs {PREVIOUS_WORK * epochs} " + " ".join(PREVIOUS), "runs": results,
+              "summary": {}}
     for recipe in recipes:
         for caches in ("empty", "warm"):
             times = [x["seconds"] for x in results if x["recipe"] == recipe and x["caches"] == caches]
