@@ -67,7 +67,8 @@ class SampleGrid(keras.callbacks.Callback):
         from keras_gan.evaluation.images import save_samples
 
         n = self.num if self.reference is None else max(self.num, 1000)
-        samples = self.model.generate(n, seed=self.seed, **({"batch_size": self.batch_size} if self.batch_size else {}))
+        kwargs = {"batch_size": self.batch_size} if self.batch_size else {}
+        samples = self.model.generate(n, seed=self.seed, **kwargs)
         path = os.path.join(self.directory, f"epoch_{done:04d}.png")
         save_samples(samples, path, reference=self.reference, title=f"epoch {done}")
         files.write_json(

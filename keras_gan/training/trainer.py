@@ -252,7 +252,8 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
     )
     samples_cb = callbacks.SampleGrid(os.path.join(run_dir, "samples"), num=t.num_sample_images, seed=t.seed,
                                       every=t.sample_every, reference=plan.reference,
-                                      batch_size=cfg.data.batch_size)  # M: G's batch in a training step
+                                      # images: G's batch in a training step (M), whose forms are chosen
+                                      batch_size=cfg.data.batch_size if plan.reference is None else None)
     processes = getattr(strategy, "num_processes", 1)
     # Several JAX processes stop together: JAX's preemption service takes SIGTERM on any of them and names the
     # step at which all stop (StopOnSignal asks it after every step).
