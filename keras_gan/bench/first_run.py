@@ -3,12 +3,12 @@
 Times what a newcomer waits for (issue 26): ``keras-gan train`` with no arguments, each run in its own
 process with a private, empty ``HOME`` (so the digits are prepared and the convolution forms timed inside
 the run, as on a fresh machine) and then again with that ``HOME`` kept (a second run of the same command).
-The peer is the previous default's recipe (300 epochs at batch 64, moving average 0.999: three times the
-work) run by the same code, alternating with the default (default empty, previous empty, default warm,
-previous warm, per round), so a machine whose speed drifts affects both. Each run's time is split, from the
-run's own TensorBoard log, into: start-up (the command to ``fit``'s first callback: imports, the config
-check, data preparation, building), the first epoch (tracing and the form timing included), the other
-epochs, and the end (last grid and checkpoint, the summary, the interpreter's exit).
+The peer is the previous default's recipe (300 epochs at batch 64, moving average 0.999, G's learning rate
+2e-4: three times the work) run by the same code, alternating with the default (default empty, previous
+empty, default warm, previous warm, per round), so a machine whose speed drifts affects both. Each run's
+time is split, from the run's own TensorBoard log, into: start-up (the command to ``fit``'s first callback:
+imports, the config check, data preparation, building), the first epoch (tracing and the form timing
+included), the other epochs, and the end (last grid and checkpoint, the summary, the interpreter's exit).
 
 The ``train`` command runs with ``--verbose 1`` (the one progress bar a terminal shows) but its output
 goes to a pipe, where Keras' bar prints once instead of redrawing.
@@ -34,7 +34,7 @@ HELP = ("The main job (`keras-gan train`) from the command to the prompt, empty 
 STARTS_KERAS = False  # the parent only spawns `keras-gan train` processes
 
 #: the previous default's recipe (issue 26's "today"), as flags on top of today's config
-PREVIOUS = ("--set", "data.batch_size=64", "--set", "model.ema_decay=0.999")
+PREVIOUS = ("--set", "data.batch_size=64", "--set", "model.ema_decay=0.999", "--set", "train.g_learning_rate=2e-4")
 #: the previous recipe's work per epoch of today's (each run gets --epochs: the default N, the previous 3N)
 PREVIOUS_WORK = 3
 #: removed from each run's environment, as a newcomer has none of them: caches outside the private HOME, and a
