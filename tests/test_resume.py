@@ -28,8 +28,7 @@ RAW = {"data": {"batch_size": 32}, "model": {"base_filters": 8, "latent_dim": 16
 # The CLI without --config starts from configs/dcgan_digits.yaml: its own settings go back to the dataclass
 # defaults that _cfg() uses, so the CLI and the in-process runs train the same model step by step.
 _MAIN_ONLY = {"model": {"ema_decay": None},
-              "train": {"sample_every": 1, "checkpoint_every": 1, "steps_per_execution": 1, "intra_op_threads": None,
-                        "g_learning_rate": 2e-4}}
+              "train": {"sample_every": 1, "checkpoint_every": 1, "steps_per_execution": 1, "intra_op_threads": None}}
 SETS = [x for raw in (RAW, _MAIN_ONLY) for section, keys in raw.items() for k, v in keys.items() if k != "epochs"
         for x in ("--set", f"{section}.{k}={json.dumps(v)}")]
 
