@@ -14,12 +14,11 @@ def test_default_yaml_is_the_default():
     # The main job differs from the dataclass defaults only in how often it writes grids and checkpoints
     # (a 22-step epoch is cheaper than either), its two speed settings and the moving average of G that it
     # samples from (configs/dcgan_digits.yaml).
-    # Since issue 26 it also trains a third of the work: batch 32 for 100 epochs, sampling from a faster average,
-    # with G's learning rate doubled (docs/first_run.md, fourth round).
+    # Since issue 26 it also trains a third of the work: batch 32 for 100 epochs, sampling from a faster average.
     assert config.load("dcgan_digits") == config.from_dict(
         {"data": {"batch_size": 32}, "model": {"ema_decay": 0.995},
          "train": {"epochs": 100, "sample_every": 25, "checkpoint_every": 25, "steps_per_execution": 22,
-                   "intra_op_threads": 1, "g_learning_rate": 4e-4}}
+                   "intra_op_threads": 1}}
     )
 
 
