@@ -127,11 +127,11 @@ def _phases(run_dir, started, ended):
 
 
 def _command():
-    """The installed ``keras-gan`` next to this interpreter, as a user runs it; else the CLI through ``-c``."""
+    """The installed ``keras-gan`` next to this interpreter, as a user runs it; else ``python -m keras_gan.cli``."""
     script = os.path.join(os.path.dirname(sys.executable), "keras-gan")
     if os.path.exists(script):
         return [script]
-    return [sys.executable, "-c", "import sys; from keras_gan.cli import main; sys.exit(main())"]
+    return [sys.executable, "-m", "keras_gan.cli"]
 
 
 def _env(home):
@@ -201,15 +201,14 @@ def run(args):
     report = {"machine": machine, "rounds": args.rounds, "epochs": recipes, "unset_in_runs": list(_CACHE_ENV),
               "previous_recipe": f"--epochs {PREVIOUS_WORK * epochs} " + " ".join(PREVIOUS), "runs": results,
               "summary": {}}
-    for recipe in recipes:
-        for caches in ("empty", "warm"):
-            times = [x["seconds"] for x in results if x["recipe"] == recipe and x["caches"] == caches]
-            report["summary"][f"{recipe}_{caches}_seconds"] = statistics.median(times)
+    seconds = {}  # (recipe, caches) -> one time per round, in round order
+    for x in results:
+        seconds.setdefault((x["recipe"], x["caches"]), []).append(x["seconds"])
+    for (recipe, caches), times in seconds.items():
+        report["summary"][f"{recipe}_{caches}_seconds"] = statistics.median(times)
     if "previous" in recipes:
         for caches in ("empty", "warm"):
-            pairs = [a["seconds"] / b["seconds"] for a, b in zip(
-                [x for x in results if x["recipe"] == "default" and x["caches"] == caches],
-                [x for x in results if x["recipe"] == "previous" and x["caches"] == caches])]
+            pairs = [a / b for a, b in zip(seconds[("default", caches)], seconds[("previous", caches)])]
             report["summary"][f"ratio_{caches}"] = statistics.median(pairs)
             report["summary"][f"ratio_{caches}_pairs"] = pairs
     write_json(args.json, report)
