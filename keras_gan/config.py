@@ -26,6 +26,9 @@ import yaml
 from keras_gan.errors import UsageError
 
 
+MAX_SEED = 2**32 - 1  # what TensorFlow's, NumPy's and Keras' seeded generators accept
+
+
 def _opt(default, choices=None, minimum=None, doc=""):
     return field(default=default, metadata={"choices": choices, "minimum": minimum, "doc": doc})
 
@@ -83,12 +86,12 @@ class TrainConfig:
     optimizer: str = _opt("adam", choices=("adam", "rmsprop"))
     g_learning_rate: float = _opt(2e-4, minimum=0.0)
     d_learning_rate: float = _opt(2e-4, minimum=0.0)
-    beta_1: float = _opt(0.5, minimum=0.0)
-    beta_2: float = _opt(0.999, minimum=0.0)
+    beta_1: float = _opt(0.5, minimum=0.0, doc="Adam's beta_1, in [0, 1)")
+    beta_2: float = _opt(0.999, minimum=0.0, doc="Adam's beta_2, in [0, 1)")
     gradient_penalty: float = _opt(0.0, minimum=0.0, doc="WGAN-GP lambda")
     r1_gamma: float = _opt(0.0, minimum=0.0)
     clip_weights: typing.Optional[float] = _opt(None, minimum=0.0, doc="WGAN weight clipping bound")
-    seed: int = _opt(0)
+    seed: int = _opt(0, minimum=0, doc="seeds the weights, the noise and the shuffling; at most 2**32 - 1")
     backend: typing.Optional[str] = _opt(
         None, choices=(None, "jax", "tensorflow", "torch"),
         doc="Keras backend when neither --backend nor KERAS_BACKEND is given (null: tensorflow)")
@@ -283,6 +286,11 @@ def _check_consistency(cfg):
         raise UsageError(f"config: train.ada_target = {t.ada_target} is out of range; expected a value in [0, 1].")
     if not t.ada_kimg > 0.0:
         raise UsageError(f"config: train.ada_kimg = {t.ada_kimg} is out of range; expected a value > 0.")
+    for key in ("beta_1", "beta_2"):
+        if not getattr(t, key) < 1.0:
+            raise UsageError(f"config: train.{key} = {getattr(t, key)} is out of range; expected a value in [0, 1).")
+    if t.seed > MAX_SEED:
+        raise UsageError(f"config: train.seed = {t.seed} is out of range; expected a value in [0, {MAX_SEED}].")
     if cfg.model.ema_decay is not None and cfg.model.ema_decay >= 1.0:
         raise UsageError(f"config: model.ema_decay = {cfg.model.ema_decay} is out of range; expected a value in [0, 1).")
     if cfg.model.conditional and cfg.model.num_packed > 1:
@@ -312,6 +320,34 @@ def _check_consistency(cfg):
         )
     if cfg.model.architecture in ("dcgan", "vae") and cfg.data.image_size is not None:
         _check_image_size(cfg.data.image_size, cfg.model.num_upsamplings)
+
+
+def check_native_size(name, size, n):
+    """Checks that a DCGAN (or the VAE's mirror of it) with ``n`` stride-2 layers makes images of ``name``'s native side.
+
+    The trainer calls it once the data set's shape is known, when ``data.image_size`` is ``null``
+    (a side set in the config is checked when the config is read).
+
+    Args:
+        name: the data set's name, for the message.
+        size: its images' side.
+        n: ``model.num_upsamplings`` (``None``: automatic).
+
+    Raises:
+        UsageError: naming the layer counts that fit this side, and the image sizes that fit ``n``.
+    """
+    if n is None or size % 2**n == 0:
+        if n is None and size % 2:
+            raise UsageError(f"config: the native {size}x{size} images of {name!r} fit no DCGAN: the side is doubled by "
+                             "stride-2 layers, so it must be even; set data.image_size to an even side.")
+        return
+    fits = [k for k in range(1, 8) if size % 2**k == 0]
+    listed = ", ".join(map(str, fits[:-1])) + " or " * (len(fits) > 1) + str(fits[-1]) if fits else ""
+    other = (f"model.num_upsamplings = {listed} (or null) fits them" if fits
+             else "an odd side fits no number of stride-2 layers")
+    raise UsageError(f"config: model.num_upsamplings = {n} does not fit the native {size}x{size} images of {name!r}: "
+                     f"the side must be a multiple of 2**{n} = {2**n}; {other}, or set data.image_size to a "
+                     f"multiple of {2**n}.")
 
 
 def _check_image_size(size, n):

@@ -136,3 +136,70 @@ def test_cli_image_size_that_fits_no_dcgan_exits_2_naming_sizes_that_fit(tmp_pat
                      "stride-2 layers."]
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_native_size_check_agrees_with_the_builder():
+    # For data.image_size null the trainer checks the data set's own side: accepted exactly when
+    # networks.dcgan_layout builds, and the message names layer counts that do build.
+    import re
+
+    from keras_gan import networks
+
+    for size in range(2, 41):
+        for n in (None, 1, 2, 3, 4, 5):
+            try:
+                networks.dcgan_layout((size, size, 1), n)
+                builds = True
+            except ValueError:
+                builds = False
+            try:
+                config.check_native_size("digits", size, n)
+                accepted = True
+            except UsageError as e:
+                accepted = False
+                named = re.search(r"num_upsamplings = ([\d, or]+) \(or null\) fits them", str(e))
+                if named:
+                    for k in map(int, re.findall(r"\d+", named.group(1))):
+                        networks.dcgan_layout((size, size, 1), k)  # each one named builds
+            assert accepted == builds, (size, n)
+
+
+def test_adam_betas_and_seed_are_range_checked():
+    import numpy as np
+
+    default = config.load("dcgan_digits")
+    for key in ("beta_1", "beta_2"):
+        for good in (0.0, 0.5, 0.999):
+            assert getattr(config.apply_overrides(default, [f"train.{key}={good}"]).train, key) == good
+        for bad in (1.0, 2.0, -0.1):
+            with pytest.raises(UsageError, match=rf"train\.{key} = {bad} is out of range"):
+                config.apply_overrides(default, [f"train.{key}={bad}"])
+    # the seed's bounds are NumPy's: every accepted seed seeds a RandomState, every refused one does not
+    for seed in (0, 1, config.MAX_SEED, config.MAX_SEED + 1, -1):
+        try:
+            np.random.RandomState(seed)
+            numpy_takes = True
+        except ValueError:
+            numpy_takes = False
+        try:
+            config.apply_overrides(default, [f"train.seed={seed}"])
+            accepted = True
+        except UsageError as e:
+            accepted = False
+            assert f"train.seed = {seed} is out of range" in str(e)
+        assert accepted == numpy_takes, seed
+
+
+def test_cli_layers_that_do_not_fit_the_native_size_exit_2_and_leave_no_run(tmp_path):
+    run = tmp_path / "run"
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_gan.cli", "train", "--set", "model.num_upsamplings=4", "--output", str(run)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    lines = [l for l in out.stderr.splitlines() if l.startswith("keras-gan")]
+    assert lines == ["keras-gan train: error: config: model.num_upsamplings = 4 does not fit the native 8x8 images "
+                     "of 'digits': the side must be a multiple of 2**4 = 16; model.num_upsamplings = 1, 2 or 3 "
+                     "(or null) fits them, or set data.image_size to a multiple of 16."]
+    assert not any(p.is_file() for p in run.rglob("*"))  # no config.yaml, no checkpoint

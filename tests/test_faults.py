@@ -37,6 +37,16 @@ CLI_CASES = [
      ["train", "--resume", "--output", "{corrupt_run}"], 2, "no checkpoint of '{corrupt_run}' loads"),
     ("train-resume-locked", "`keras-gan train --resume` while another live process holds the run",
      ["train", "--resume", "--output", "{locked_run}"], 2, "is in use by process"),
+    ("train-native-size", "`keras-gan train --set model.num_upsamplings=4` (the digits are 8x8)",
+     ["train", "--set", "model.num_upsamplings=4", "--output", "{tmp}/native"],
+     2, "model.num_upsamplings = 4 does not fit the native 8x8 images of 'digits'"),
+    ("train-adam-beta", "`keras-gan train --set train.beta_1=1`", ["train", "--set", "train.beta_1=1", "--output",
+     "{tmp}/beta"], 2, "config: train.beta_1 = 1.0 is out of range; expected a value in [0, 1)"),
+    ("train-seed-negative", "`keras-gan train --set train.seed=-1`", ["train", "--set", "train.seed=-1", "--output",
+     "{tmp}/seed"], 2, "config: train.seed = -1 is out of range; expected a value >= 0"),
+    ("train-tpu-missing", "`keras-gan train --strategy tpu` on a machine with no TPU",
+     ["train", "--strategy", "tpu", "--epochs", "1", "--output", "{tmp}/tpu"],
+     2, "train.strategy = 'tpu' found no local or configured TPU"),
     ("sample-run-file", "`keras-gan sample --run FILE`", ["sample", "--run", "{file}", "--out", "{tmp}/s.png"],
      2, "--run '{file}' is a file; expected a run directory"),
     ("sample-run-missing", "`keras-gan sample --run DIR` (DIR missing)",
@@ -61,6 +71,8 @@ CLI_CASES = [
      2, "--saved-model '{file}' is a file; expected a SavedModel directory"),
     ("sample-out-dir", "`keras-gan sample --out DIR.png` (a directory)",
      ["sample", "--run", "{run}", "--out", "{dir_png}"], 2, "--out '{dir_png}' is a directory; expected a file"),
+    ("sample-out-unwritable", "`keras-gan sample --out /proc/s.png` (a folder no file can be made in)",
+     ["sample", "--run", "{run}", "--out", "/proc/s.png"], 2, "--out '/proc' is not writable"),
     ("export-out-file", "`keras-gan export --out FILE`", ["export", "--run", "{run}", "--out", "{file}"],
      2, "--out '{file}' is a file; expected a directory"),
     ("evaluate-run-file", "`keras-gan evaluate --run FILE`", ["evaluate", "--run", "{file}"],
@@ -232,6 +244,7 @@ def paths(mlp_run, tmp_path_factory):
     sleeper.wait()
 
 
+@pytest.mark.filterwarnings("ignore:train.intra_op_threads")  # in-process runs after TensorFlow's first op
 @pytest.mark.parametrize("case_id, tried, argv, code, text", CLI_CASES, ids=[c[0] for c in CLI_CASES])
 def test_cli(paths, capsys, case_id, tried, argv, code, text):
     from keras_gan import cli

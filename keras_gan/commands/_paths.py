@@ -6,6 +6,7 @@ stderr) naming the option, the path and what is wrong with it.
 
 import contextlib
 import os
+import tempfile
 
 from keras_gan.errors import UsageError
 
@@ -23,8 +24,13 @@ def output_dir(flag, path):
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise UsageError(f"{flag} {path!r} cannot be created: {e.strerror}.") from None
-    if not os.access(path, os.W_OK):
-        raise UsageError(f"{flag} {path!r} is not writable.")
+    # A file made and removed, not os.access: root passes that check on read-only mounts and /proc.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".keras_gan_probe_", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f"{flag} {path!r} is not writable: {e.strerror}.") from None
     return path
 
 

@@ -83,9 +83,15 @@ def make_strategy(name, tpu=None, model_parallel_size=None):
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except Exception as e:  # noqa: BLE001 -- no TPU here or none by that name: ValueError, URLError, OpError...
+            where = f"no TPU named {tpu!r}" if tpu else "no local or configured TPU"
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise UsageError(f"train.strategy = 'tpu' found {where} ({reason}); run on a TPU VM or give "
+                             "--tpu NAME or grpc://ADDRESS.") from None
         return tf.distribute.TPUStrategy(resolver)
     return tf.distribute.get_strategy()
 
@@ -224,7 +230,6 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
             shutil.copytree(os.path.join(final_dir, "checkpoints"), os.path.join(scratch, "checkpoints"))
         run_dir = scratch
     os.makedirs(run_dir, exist_ok=True)
-    runs.write_text(os.path.join(run_dir, "config.yaml"), config_lib.to_yaml(cfg))
 
     initial_epoch, initial_step, partial = 0, 0, None
     with strategy.scope():
@@ -237,10 +242,14 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
             start_epoch=initial_epoch, epochs=t.epochs, **plan.source,
         )
         if not resume:
+            if cfg.model.architecture in ("dcgan", "vae") and cfg.data.image_size is None:
+                config_lib.check_native_size(cfg.data.path or cfg.data.name, shape[0], cfg.model.num_upsamplings)
             # Seeded again here: preparing a data set on a first run draws from Keras' and Python's generators,
             # so the initial weights would differ between the first run and every later one.
             keras.utils.set_random_seed(t.seed)
             model = runs.compile_model(runs.build_model(cfg, shape, num_classes=plan.num_classes), cfg, steps)
+    # Written once the data set and the model are known to fit it: a config that cannot train leaves no run.
+    runs.write_text(os.path.join(run_dir, "config.yaml"), config_lib.to_yaml(cfg))
     if initial_step >= steps:  # a mid-epoch checkpoint of an epoch that has since got shorter
         initial_epoch, initial_step = initial_epoch + 1, 0
 
