@@ -73,6 +73,13 @@ CLI_CASES = [
      ["sample", "--run", "{run}", "--out", "{dir_png}"], 2, "--out '{dir_png}' is a directory; expected a file"),
     ("sample-out-unwritable", "`keras-gan sample --out /proc/s.png` (a folder no file can be made in)",
      ["sample", "--run", "{run}", "--out", "/proc/s.png"], 2, "--out '/proc' is not writable"),
+    ("sample-num-too-many", "`keras-gan sample --num 5000000` (ran for minutes before)",
+     ["sample", "--run", "{run}", "--num", "5000000", "--out", "{tmp}/s.png"],
+     2, "--num must be from 1 to 10,000 (one grid), got 5000000"),
+    ("sample-seed-negative", "`keras-gan sample --seed -1`", ["sample", "--run", "{run}", "--seed", "-1", "--out",
+     "{tmp}/s.png"], 2, "argument --seed: -1 is out of range; expected a seed in [0, 4294967295]"),
+    ("evaluate-seed-negative", "`keras-gan evaluate --seed -3` (a NumPy traceback before)",
+     ["evaluate", "--run", "{run}", "--seed", "-3"], 2, "argument --seed: -3 is out of range"),
     ("export-out-file", "`keras-gan export --out FILE`", ["export", "--run", "{run}", "--out", "{file}"],
      2, "--out '{file}' is a file; expected a directory"),
     ("evaluate-run-file", "`keras-gan evaluate --run FILE`", ["evaluate", "--run", "{file}"],
@@ -251,7 +258,11 @@ def test_cli(paths, capsys, case_id, tried, argv, code, text):
 
     argv = [a.format(**paths) for a in argv]
     text = text.format(**paths)
-    assert cli.main(argv) == code
+    try:
+        returned = cli.main(argv)
+    except SystemExit as e:  # argparse's own errors (a bad --seed) exit from inside parse_args
+        returned = e.code
+    assert returned == code
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert text in err, err

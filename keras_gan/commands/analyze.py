@@ -9,6 +9,7 @@ the checked claims). The exit code is 0 when every claim holds, 1 otherwise.
 import os
 
 from keras_gan.analysis import NAMES as _THEORY  # the registry itself imports nothing heavy
+from keras_gan.commands import _args
 
 # The theory experiments, plus the VAE-vs-GAN comparison of seed section 6.1/6.2.
 EXPERIMENTS = _THEORY + ("vae-vs-gan",)
@@ -26,7 +27,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--quick", action="store_true", help="small settings that run in seconds (as in the test suite)."
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0).")
+    parser.add_argument("--seed", type=_args.seed, default=0, help="seed of everything random (default 0).")
 
 
 def run(args):

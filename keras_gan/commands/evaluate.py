@@ -18,6 +18,7 @@ Example::
 
 import os
 
+from keras_gan.commands import _args
 from keras_gan.errors import UsageError
 
 HELP = ("Score a trained run (FID, KID, IS, precision/recall, density/coverage or mode coverage) against held-out "
@@ -56,7 +57,7 @@ def add_arguments(parser):
         "--metrics", default=",".join(_METRIC_CHOICES),
         help=f"comma-separated image metrics (default: all of {','.join(_METRIC_CHOICES)})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated noise and of the subsets")
+    parser.add_argument("--seed", type=_args.seed, default=0, help="seed of the generated noise and of the subsets")
     parser.add_argument("--batch-size", type=int, default=500, help="images per batch (default: 500)")
     parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default: 100)")
     parser.add_argument("--kid-subset-size", type=int, default=1000, help="KID subset size, capped at the sample count")

@@ -11,6 +11,10 @@ output records the source, seeds, truncation and label, so the picture can be ma
 import os
 import re
 
+from keras_gan.commands import _args
+
+MAX_SAMPLES = 10_000  # one picture: a 100 x 100 grid
+
 HELP = ("Write samples (a PNG grid, or an interpolation GIF) and their JSON from a run directory, a .keras file "
         "or an exported generator.")
 
@@ -22,7 +26,7 @@ def add_arguments(parser):
     src.add_argument("--saved-model", help="exported SavedModel directory (the base or a version directory).")
     src.add_argument("--onnx", help="exported ONNX file.")
     parser.add_argument("--num", type=int, default=64, help="number of samples from --seed (default 64).")
-    parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0).")
+    parser.add_argument("--seed", type=_args.seed, default=0, help="latent seed (default 0).")
     parser.add_argument("--seeds", default=None, metavar="LIST",
                         help="one sample per seed instead, e.g. 0-35 or 1,5,9-12 (with --interpolate: the "
                              "seeds the walk passes through).")
@@ -61,8 +65,8 @@ def parse_seeds(text):
         if hi < lo:
             raise UsageError(f"--seeds {text!r}: the range {part!r} runs backwards; expected LOW-HIGH.")
         seeds.extend(range(lo, hi + 1))
-    if len(seeds) > 10_000:
-        raise UsageError(f"--seeds {text!r} names {len(seeds)} seeds; at most 10,000.")
+    if len(seeds) > MAX_SAMPLES:
+        raise UsageError(f"--seeds {text!r} names {len(seeds)} seeds; at most {MAX_SAMPLES:,}.")
     return seeds
 
 
@@ -125,8 +129,8 @@ class _Exported:
 def _check(args):
     from keras_gan.errors import UsageError
 
-    if args.num < 1:
-        raise UsageError(f"--num must be >= 1, got {args.num}.")
+    if not 1 <= args.num <= MAX_SAMPLES:
+        raise UsageError(f"--num must be from 1 to {MAX_SAMPLES:,} (one grid), got {args.num}.")
     if not args.truncation >= 0:
         raise UsageError(f"--truncation must be >= 0 (1 keeps the latent vectors, 0 gives the mean), "
                          f"got {args.truncation}.")
