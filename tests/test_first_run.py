@@ -181,3 +181,27 @@ def test_run_progress_times_only_the_steps_this_process_ran(initial, monkeypatch
         assert stock_rate * (4400 - initial - 66) < eta / 5  # what Keras' bar would have shown
     bar.update(4400, finalize=True)
     assert "4400/4400" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(backends.has_nvidia_gpu(), reason="the CUDA lines are news on a machine with a GPU")
+@pytest.mark.slow  # three real CLI runs, one per backend (~45 s together)
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_an_image_folder_trains_quietly_on_every_backend(tmp_path, backend):
+    # `--data DIR` used to read the folder before the backend was chosen: keras_gan.data imports TensorFlow,
+    # which fixed Keras on TensorFlow (jax and torch ended in "Keras is already imported with the tensorflow
+    # backend") and printed TensorFlow's start-up lines outside the quiet start.
+    pytest.importorskip({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend])
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray((rng.random((8, 8)) * 255).astype("uint8")).save(tmp_path / "images" / label / f"{i}.png")
+    out = _cli(["--data", str(tmp_path / "images"), "--backend", backend, "--epochs", "1", "--set",
+                "data.image_size=8", "--set", "data.batch_size=8", "--output", "run"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "run" / "checkpoints" / "epoch-0001.keras").is_file()
+    text = out.stdout + out.stderr
+    for noise in _NOISE:
+        assert noise.lower() not in text.lower(), (noise, text[-3000:])

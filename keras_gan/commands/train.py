@@ -83,20 +83,31 @@ def _resolve(args):
             raise UsageError(
                 f"--output {run_dir!r} already holds a run; pass --resume to continue it or choose another --output."
             )
-    if cfg.data.name == "folder":  # a bad folder fails here, before the run directory exists
+    return cfg, run_dir
+
+
+def _prepare(cfg, run_dir):
+    """After Keras has started on its backend: reads an image folder (a bad one fails here, before the run
+    directory exists) and makes the run directory; returns it.
+
+    Not in :func:`_resolve`: ``keras_gan.data`` imports TensorFlow and tensorflow-datasets, which before the
+    backend is chosen would fix Keras on TensorFlow (``--data DIR --backend jax`` failed) and print
+    TensorFlow's start-up lines outside :class:`~keras_gan.backends.quiet_native_start`.
+    """
+    from keras_gan.commands import _paths
+
+    if cfg.data.name == "folder":
         from keras_gan.data import image_folder
 
         image_folder.read(cfg.data.path, cfg.data.image_size, cfg.data.channels, cfg.data.small_images)
-    from keras_gan.commands import _paths
-
-    return cfg, _paths.output_dir("--output", run_dir)
+    return _paths.output_dir("--output", run_dir)
 
 
 def run(args):
     import time
 
     started = time.perf_counter()
-    cfg, run_dir = _resolve(args)  # validates everything before Keras is imported
+    cfg, run_dir = _resolve(args)  # validates the config before Keras is imported
     from keras_gan import backends
 
     # Fixes the backend for this process: Keras is imported only after this line.
@@ -108,6 +119,7 @@ def run(args):
 
         group = backends.start_processes(backend)  # KERAS_DISTRIBUTION_*: keras.distribution.initialize
         backends.start_devices(backend)
+    run_dir = _prepare(cfg, run_dir)
     resolved = plan.resolve(cfg, backend)  # data source, classes, threads: before the run directory is touched
     verbose = args.verbose if args.verbose is not None else 2 if args.quiet or not sys.stdout.isatty() else 1
     try:
