@@ -61,6 +61,8 @@ class ModelConfig:
     latent_dim: int = _opt(100, minimum=1)
     prior: str = _opt("uniform", choices=("uniform", "normal"))
     base_filters: int = _opt(64, minimum=1, doc="dcgan: width of G's last hidden layer / D's first")
+    discriminator_filters: typing.Optional[int] = _opt(
+        None, minimum=1, doc="dcgan: width of D's first convolution, doubled per layer (null: base_filters)")
     kernel_size: int = _opt(5, minimum=1)
     num_upsamplings: typing.Optional[int] = _opt(2, minimum=1, doc="dcgan: stride-2 layers; null = automatic")
     discriminator_batch_norm: bool = _opt(True)
@@ -300,6 +302,10 @@ def _check_consistency(cfg):
             f"config: data.batch_size = {cfg.data.batch_size} must be a multiple of model.num_packed = "
             f"{cfg.model.num_packed}."
         )
+    if cfg.model.discriminator_filters is not None and cfg.model.architecture != "dcgan":
+        raise UsageError(f"config: model.discriminator_filters = {cfg.model.discriminator_filters} sets the DCGAN's "
+                         f"discriminator; model.architecture = {cfg.model.architecture!r} has none of its own "
+                         "(mlp: model.hidden_units).")
     if cfg.model.architecture == "mlp" and cfg.data.name not in ("ring8", "grid25"):
         raise UsageError(
             f"config: model.architecture = 'mlp' needs 2-D data (data.name 'ring8' or 'grid25'), "

@@ -60,3 +60,30 @@ def test_mlp_players():
     d = networks.mlp_discriminator(data_dim=2)
     assert g(np.zeros((5, 3), "float32")).shape == (5, 2)
     assert d(np.zeros((5, 2), "float32")).shape == (5, 1)
+
+
+def test_discriminator_width_is_its_own_and_g_is_unchanged():
+    # model.discriminator_filters = d: D's convolutions have d, 2d, ... channels; G is the same network as
+    # without it, and the config passes the key through to the model it builds.
+    from keras_gan import config
+    from keras_gan.errors import UsageError
+    from keras_gan.training import runs
+
+    def kernels(net):
+        return [tuple(w.shape) for w in net.weights if len(w.shape) == 4]
+
+    for size, ups, base, d in ((8, 2, 64, 32), (8, 2, 64, 16), (32, 3, 8, 12)):
+        cfg = config.apply_overrides(config.load("dcgan_digits"), [
+            f"model.base_filters={base}", f"model.num_upsamplings={ups}", f"model.discriminator_filters={d}",
+            f"data.image_size={size}"])
+        narrow = runs.build_model(cfg, (size, size, 1))
+        mirror = runs.build_model(config.apply_overrides(cfg, ["model.discriminator_filters=null"]), (size, size, 1))
+        assert kernels(narrow.discriminator) == [(5, 5, 1 if i == 0 else d * 2 ** (i - 1), d * 2**i)
+                                                 for i in range(ups)]
+        assert kernels(mirror.discriminator) == [(5, 5, 1 if i == 0 else base * 2 ** (i - 1), base * 2**i)
+                                                 for i in range(ups)]
+        assert kernels(narrow.generator) == kernels(mirror.generator)
+        x = np.zeros((3, size, size, 1), "float32")
+        assert tuple(narrow.discriminator(x).shape) == (3, 1)
+    with pytest.raises(UsageError, match="model.discriminator_filters = 32 sets the DCGAN's discriminator"):
+        config.apply_overrides(config.load("gan_ring8"), ["model.discriminator_filters=32"])

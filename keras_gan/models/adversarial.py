@@ -713,6 +713,7 @@ def DCGAN(
     num_packed=1,
     spectral_norm=False,
     ema_decay=None,
+    discriminator_filters=None,
     name="dcgan",
 ):
     """DCGAN of the notes' figure 13.9 (exactly, at the defaults), at any resolution.
@@ -732,18 +733,28 @@ def DCGAN(
         num_packed: PacGAN packing in the discriminator.
         spectral_norm: spectral normalization in the discriminator.
         ema_decay: moving average of the generator's weights.
+        discriminator_filters: width of the discriminator's first convolution, doubled per layer
+            (``None``: ``base_filters``, D the mirror of G). The notes draw only G (figure 13.9) and ask to
+            balance the two networks (section 6.3.3); a narrower D costs fewer FLOPs per step.
         name: model name.
 
     Returns:
         An uncompiled :class:`AdversarialModel`.
+
+    Example:
+
+    >>> gan = DCGAN(image_shape=(8, 8, 1), base_filters=64, num_upsamplings=2, discriminator_filters=32)
+    >>> [tuple(w.shape) for w in gan.discriminator.weights if len(w.shape) == 4]
+    [(5, 5, 1, 32), (5, 5, 32, 64)]
     """
+    d_filters = base_filters if discriminator_filters is None else discriminator_filters
     return AdversarialModel(
         networks.dcgan_generator(
             image_shape, latent_dim, base_filters, kernel_size, num_upsamplings, synchronized_batch_norm,
             num_classes,
         ),
         networks.dcgan_discriminator(
-            image_shape, base_filters, kernel_size, num_upsamplings, discriminator_batch_norm,
+            image_shape, d_filters, kernel_size, num_upsamplings, discriminator_batch_norm,
             synchronized_batch_norm, spectral_norm, num_classes, num_packed,
         ),
         latent_dim=latent_dim, prior=prior, seed=seed, num_classes=num_classes, ema_decay=ema_decay, name=name,

@@ -64,7 +64,7 @@ def build_model(cfg, sample_shape, num_classes=None):
         )
     return models.DCGAN(
         image_shape=sample_shape, latent_dim=m.latent_dim, base_filters=m.base_filters,
-        kernel_size=m.kernel_size, num_upsamplings=m.num_upsamplings,
+        discriminator_filters=m.discriminator_filters, kernel_size=m.kernel_size, num_upsamplings=m.num_upsamplings,
         discriminator_batch_norm=m.discriminator_batch_norm,
         synchronized_batch_norm=m.synchronized_batch_norm, **extra,
     )
