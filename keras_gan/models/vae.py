@@ -35,8 +35,8 @@ of Burda et al. (2016) with ``K`` samples from ``q``::
 :func:`density_report` turns it into nats per example and bits per dimension.
 
 The model has the interface of :class:`keras_gan.models.AdversarialModel`
-(``generator``, ``latent_dim``, ``prior``, ``sample_latent``, ``generate``), so
-``keras-gan train``, sample grids, checkpoints, ``evaluate`` and ``export``
+(``generator``, ``latent_dim``, ``prior``, ``sample_latent``, ``generate``, ``generate_from``), so
+``keras-gan train``, sample grids, checkpoints, ``evaluate``, ``sample`` and ``export``
 work unchanged: the exported generator is the decoder mean ``z -> images``.
 
 Example:
@@ -494,9 +494,34 @@ class VAE(keras.Model):
         Raises:
             ValueError: if labels are given.
         """
+        return self.generate_from(self.sample_latent(num, seed), labels, batch_size)
+
+    def generate_from(self, z, labels=None, batch_size=256):
+        """Decoder means of the given latent vectors, as ``AdversarialModel.generate_from`` (what
+        ``keras-gan sample`` calls: truncation and interpolation work on a VAE too).
+
+        Args:
+            z: ``[num, latent_dim]`` latent vectors.
+            labels: must be ``None`` (the VAE is not conditional).
+            batch_size: decoder batch size.
+
+        Returns:
+            A numpy array ``[num, *sample_shape]`` in ``[-1, 1]``.
+
+        Raises:
+            ValueError: if labels are given or ``z`` has the wrong shape.
+
+        Example:
+
+        >>> vae = VAE.for_images((8, 8, 1), latent_dim=4, base_filters=4)
+        >>> vae.generate_from(np.zeros((2, 4), "float32")).shape
+        (2, 8, 8, 1)
+        """
         if labels is not None:
             raise ValueError("labels were given, but this model is not conditional (num_classes is None).")
-        z = self.sample_latent(num, seed)
+        z = np.asarray(ops.convert_to_numpy(z), np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must be [num, {self.latent_dim}], got shape {tuple(z.shape)}.")
         return self._map(self.generator, z, batch_size)
 
     def reconstruct(self, x, batch_size=256):
