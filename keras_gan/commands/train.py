@@ -8,6 +8,7 @@ process of a multi-process JAX run (``KERAS_DISTRIBUTION_*``, see :func:`keras_g
 :data:`keras_gan.training.checkpointing.RESUME_OVERRIDES` may be changed with ``--set``.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -119,12 +120,16 @@ def run(args):
 
         group = backends.start_processes(backend)  # KERAS_DISTRIBUTION_*: keras.distribution.initialize
         backends.start_devices(backend)
+    existed = os.path.isdir(run_dir)
     run_dir = _prepare(cfg, run_dir)
     resolved = plan.resolve(cfg, backend)  # data source, classes, threads: before the run directory is touched
     verbose = args.verbose if args.verbose is not None else 2 if args.quiet or not sys.stdout.isatty() else 1
     try:
         result = trainer.train(resolved, run_dir, resume=args.resume, verbose=verbose)
     except Exception as e:  # noqa: BLE001 -- a lost worker of the cluster: one line, exit 76
+        if not existed:  # a run that failed before writing anything (data not prepared...) leaves no empty folder
+            with contextlib.suppress(OSError):
+                os.rmdir(run_dir)
         from keras_gan.training.callbacks import StepWatchdog
         from keras_gan.training.checkpointing import cluster_error
 
