@@ -190,6 +190,7 @@ def test_adam_betas_and_seed_are_range_checked():
         assert accepted == numpy_takes, seed
 
 
+@pytest.mark.slow  # a new interpreter that imports TensorFlow and reads the digits (~8 s); test_faults has the line
 def test_cli_layers_that_do_not_fit_the_native_size_exit_2_and_leave_no_run(tmp_path):
     run = tmp_path / "run"
     out = subprocess.run(
