@@ -90,6 +90,41 @@ def test_checkpoint_moves_between_backends(tmp_path, first, second):
 
 
 @pytest.mark.slow
+def test_a_torch_trained_keras_optimizer_loads_on_tensorflow(tmp_path):
+    # Keras' torch backend swaps RMSprop (the WGAN's optimizer) for a subclass under keras.src.backend.torch;
+    # its checkpoint recorded that module, and sampling it on TensorFlow imported torch and died in triton
+    # (exit -11). The checkpoint now names keras.optimizers and loads on every backend.
+    import glob
+    import zipfile
+
+    run_dir = str(tmp_path / "run")
+    _run([sys.executable, "-m", "keras_gan.cli", "train", "--config", "wgan_ring8", "--epochs", "1", "--output",
+          run_dir, "--quiet"], "torch")
+    checkpoint = sorted(glob.glob(os.path.join(run_dir, "checkpoints", "*.keras")))[-1]
+    compiled = json.loads(zipfile.ZipFile(checkpoint).read("config.json"))["compile_config"]
+    assert [compiled[k]["module"] for k in ("g_optimizer", "d_optimizer")] == ["keras.optimizers"] * 2
+    grid = str(tmp_path / "grid.png")
+    _run([sys.executable, "-m", "keras_gan.cli", "sample", "--run", run_dir, "--out", grid], "tensorflow")
+    assert os.path.getsize(grid) > 0
+
+
+def test_optimizer_configs_of_another_backend_load_here():
+    # a config as the torch backend writes it (checked against the file above) loads as this backend's built-in
+    import keras
+
+    from keras_gan.models import _backend
+
+    written = {"module": "keras.src.backend.torch.optimizers.torch_rmsprop", "class_name": "RMSprop",
+               "config": keras.optimizers.RMSprop(3e-4, rho=0.8).get_config(), "registered_name": "RMSprop"}
+    loaded = _backend.deserialize_optimizer(written)
+    assert isinstance(loaded, keras.optimizers.RMSprop)
+    assert float(loaded.learning_rate) == pytest.approx(3e-4) and loaded.rho == pytest.approx(0.8)
+    assert _backend.serialize_optimizer(loaded)["module"] == "keras.optimizers"
+    ours = _backend.serialize_optimizer(__import__("keras_gan").optimizers.FusedAdam(1e-4))
+    assert ours["module"] == "keras_gan.optimizers"  # only Keras' backend modules are rewritten
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_main_job_runs_as_shipped_on(tmp_path, backend):
     """The README's `KERAS_BACKEND=... keras-gan train`: the shipped main config (steps_per_execution 22) on each

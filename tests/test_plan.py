@@ -103,3 +103,13 @@ def test_the_trainer_reads_the_data_layer_only_for_the_data_set():
     assert used == {"data.training_dataset"}, used  # no source_options, num_classes, MIXTURES: the plan has them
     imported, attributes = _names("keras_gan/training/runs.py")
     assert not any(name == "keras_gan.data" or name.startswith("keras_gan.data.") for name in imported), imported
+
+
+def test_spectral_norm_on_torch_is_one_line_before_anything_is_written():
+    # it was a ValueError traceback from compile, after the run folder existed
+    cfg = config.load("hinge_sn_ring8")
+    assert cfg.model.spectral_norm
+    with pytest.raises(UsageError, match="model.spectral_norm = true does not train on the torch backend"):
+        plan.resolve(cfg, backend="torch")
+    for backend in ("tensorflow", "jax"):
+        assert plan.resolve(cfg, backend=backend).backend == backend

@@ -122,9 +122,9 @@ def run(args):
         backends.start_devices(backend)
     existed = os.path.isdir(run_dir)
     run_dir = _prepare(cfg, run_dir)
-    resolved = plan.resolve(cfg, backend)  # data source, classes, threads: before the run directory is touched
     verbose = args.verbose if args.verbose is not None else 2 if args.quiet or not sys.stdout.isatty() else 1
     try:
+        resolved = plan.resolve(cfg, backend)  # data source, classes, threads: before anything is written
         result = trainer.train(resolved, run_dir, resume=args.resume, verbose=verbose)
     except Exception as e:  # noqa: BLE001 -- a lost worker of the cluster: one line, exit 76
         if not existed:  # a run that failed before writing anything (data not prepared...) leaves no empty folder

@@ -18,6 +18,8 @@ differs between the JAX, TensorFlow and PyTorch backends of Keras 3 is here:
 * :func:`apply`: a player's forward pass (on torch, its layers' ``call`` run
   directly, :mod:`keras_gan.models._direct`: the eager step would otherwise pay
   Keras' per-layer ``__call__`` bookkeeping at every step);
+* :func:`serialize_optimizer` / :func:`deserialize_optimizer`: optimizer configs that load on every backend
+  (torch's built-in optimizers are subclasses in a torch-only module);
 * :func:`ndtri`, :func:`replica_context`, :func:`no_grad`, :func:`check_batch`.
 
 On JAX every function below that runs a model opens its own
@@ -107,6 +109,35 @@ def steps_per_execution(value):
     True
     """
     return 1 if backend() == "torch" else int(value)
+
+
+def serialize_optimizer(optimizer):
+    """An optimizer's Keras config that loads on every backend (for ``get_compile_config``).
+
+    Keras' torch backend swaps its built-in optimizers for subclasses in ``keras.src.backend.torch.optimizers``,
+    and ``keras.saving.serialize_keras_object`` records that module: a checkpoint trained on torch then
+    imported torch wherever it was loaded (after TensorFlow: a segfault in ``triton``; measured with a WGAN's
+    RMSprop). The built-in's public module is recorded instead; every backend maps it back to its own class.
+
+    Example:
+
+    >>> serialize_optimizer(keras.optimizers.RMSprop(1e-3))["module"]
+    'keras.optimizers'
+    """
+    return portable_optimizer_config(keras.saving.serialize_keras_object(optimizer))
+
+
+def portable_optimizer_config(config):
+    """``config`` with a backend-specific Keras optimizer module replaced by ``keras.optimizers`` (also for
+    checkpoints written before :func:`serialize_optimizer`)."""
+    if isinstance(config, dict) and str(config.get("module", "")).startswith("keras.src.backend."):
+        config = dict(config, module="keras.optimizers", registered_name=None)
+    return config
+
+
+def deserialize_optimizer(config):
+    """The optimizer of a config written by :func:`serialize_optimizer` or, before it, by Keras itself."""
+    return keras.saving.deserialize_keras_object(portable_optimizer_config(config))
 
 
 def _unique(variables):

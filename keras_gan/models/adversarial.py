@@ -641,8 +641,8 @@ class AdversarialModel(keras.Model):
         if self.loss_name is None:
             return None
         return {
-            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": _backend.serialize_optimizer(self.g_optimizer),
+            "d_optimizer": _backend.serialize_optimizer(self.d_optimizer),
             "loss": self.loss_name,
             "d_steps": self.d_steps,
             "gradient_penalty": self.gradient_penalty,
@@ -659,7 +659,7 @@ class AdversarialModel(keras.Model):
     def compile_from_config(self, config):
         config = dict(config)
         for key in ("g_optimizer", "d_optimizer"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+            config[key] = _backend.deserialize_optimizer(config[key])
         if "steps_per_execution" in config:  # a checkpoint from another backend
             config["steps_per_execution"] = _backend.steps_per_execution(config["steps_per_execution"])
         self.compile(**config)

@@ -314,14 +314,14 @@ class VAE(keras.Model):
         if getattr(self, "optimizer", None) is None:
             return None
         return {
-            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
+            "optimizer": _backend.serialize_optimizer(self.optimizer),
             "jit_compile": self._jit_compile_arg,  # None: the loading backend's default
             "steps_per_execution": int(self.steps_per_execution),
         }
 
     def compile_from_config(self, config):
         config = dict(config)
-        config["optimizer"] = keras.saving.deserialize_keras_object(config["optimizer"])
+        config["optimizer"] = _backend.deserialize_optimizer(config["optimizer"])
         if "steps_per_execution" in config:  # a checkpoint from another backend
             config["steps_per_execution"] = _backend.steps_per_execution(config["steps_per_execution"])
         self.compile(**config)

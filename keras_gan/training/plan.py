@@ -54,12 +54,16 @@ def resolve(cfg, backend=None):
         A :class:`Plan`.
 
     Raises:
-        UsageError: a conditional model on a data set without labels.
+        UsageError: a conditional model on a data set without labels; spectral normalization on torch.
     """
     if backend is None:
         import keras
 
         backend = keras.backend.backend()
+    if backend == "torch" and cfg.model.spectral_norm:
+        raise UsageError("config: model.spectral_norm = true does not train on the torch backend (Keras' "
+                         "SpectralNormalization rewrites its kernel in place in every training forward pass, which "
+                         "torch autograd rejects when D runs twice in a step); use --backend jax or tensorflow.")
     d = cfg.data
     options = data_lib.source_options(d)
     source = dict(name=d.name, split=d.split, image_size=d.image_size, num_samples=d.num_samples,
