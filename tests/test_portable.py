@@ -226,3 +226,22 @@ def test_networks_build_on_this_backend():
     d = networks.dcgan_discriminator((8, 8, 1), base_filters=4, num_upsamplings=2)
     z = np.zeros((2, 4), np.float32)
     assert tuple(d(g(z)).shape) == (2, 1)
+
+
+def test_the_digits_extractor_returns_numpy_on_this_backend():
+    # On torch the classifier's outputs require grad, and np.asarray of them ended `keras-gan evaluate` in a
+    # traceback ("Can't call numpy() on Tensor that requires grad").
+    from keras_gan.evaluation import features
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Dense(5, name="features")(keras.layers.Flatten()(inputs))
+    classifier = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+    images = np.random.default_rng(0).uniform(-1, 1, (6, 8, 8, 1)).astype("float32")
+    out = features.DigitsExtractor(model=classifier)(images)
+    assert isinstance(out.features, np.ndarray) and out.features.dtype == np.float32
+    assert out.features.shape == (6, 5) and out.probabilities.shape == (6, 10)
+    flat = images.reshape(6, 64)
+    w, b = (np.asarray(ops.convert_to_numpy(v)) for v in classifier.get_layer("features").weights)
+    np.testing.assert_allclose(out.features, flat @ w + b, rtol=1e-5, atol=1e-5)  # numpy's own dense layer
+    np.testing.assert_allclose(out.probabilities.sum(1), 1.0, rtol=1e-5)

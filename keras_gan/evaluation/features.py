@@ -90,6 +90,22 @@ class FeatureExtractor:
         return {"name": self.name, "feature_dim": self.feature_dim, "num_classes": self.num_classes}
 
 
+def _inference(model, x):
+    """``model``'s outputs on ``x`` as float32 numpy arrays (a tuple), with no gradient taped on any backend.
+
+    ``np.asarray`` of a torch output failed ("Can't call numpy() on Tensor that requires grad"): a torch
+    evaluation ended in that traceback.
+    """
+    import keras
+
+    from keras_gan.models import _backend
+
+    with _backend.inference():
+        out = model(x, training=False)
+    out = out if isinstance(out, (list, tuple)) else (out,)
+    return tuple(np.asarray(keras.ops.convert_to_numpy(o), np.float32) for o in out)
+
+
 def _check_images(images, argument="images"):
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
@@ -385,8 +401,8 @@ class DigitsExtractor(FeatureExtractor):
             if x.shape[-1] == 3:
                 x = tf.image.rgb_to_grayscale(x)
             images = tf.image.resize(x, self._shape[:2], antialias=True).numpy()
-        features, probs = self._model(images, training=False)
-        return ExtractorOutput(np.asarray(features, np.float32), np.asarray(probs, np.float32))
+        features, probs = _inference(self._model, images)
+        return ExtractorOutput(features, probs)
 
     def settings(self):
         return {
