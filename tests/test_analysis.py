@@ -170,3 +170,20 @@ def test_registry_lists_the_five_experiments():
     )
     with pytest.raises(ValueError, match="Unknown experiment 'x'; expected one of optimal-discriminator"):
         analysis.get("x")
+
+
+@pytest.mark.slow  # a new interpreter on JAX's Keras (~15 s)
+def test_analyze_runs_on_tensorflow_whatever_keras_backend_says(tmp_path):
+    # the experiments are TensorFlow/TFP programs; under KERAS_BACKEND=jax they ended in a traceback
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=root)
+    done = subprocess.run([sys.executable, "-m", "keras_gan.cli", "analyze", "optimal-discriminator", "--quick",
+                           "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "optimal-discriminator.json").is_file()

@@ -10,7 +10,8 @@ import importlib
 import pytest
 
 MODULES = ["losses", "networks", "optimizers", "models", "models.adversarial", "models.noise", "models.vae", "backends",
-           "training.runs", "divergences", "data", "config", "training.callbacks", "bench.throughput", "files", "kernels._jax", "kernels._forms", "models._backend"]
+           "training.runs", "divergences", "data", "config", "training.callbacks", "bench.throughput", "files", "kernels._jax", "kernels._forms", "models._backend",
+           "training.plan"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -106,9 +106,18 @@ def run(args):
     if not args.json.endswith(".json"):
         raise UsageError(f"--json must name a .json file, got {args.json!r}.")
 
-    from keras_gan import data
-    from keras_gan.training import runs
+    import keras
 
+    from keras_gan import config, data
+    from keras_gan.training import plan, runs
+
+    skipped = {v: plan.backend_refusal(config.load(f"{v}_ring8"), keras.backend.backend()) for v in chosen}
+    skipped = {v: why for v, why in skipped.items() if why}
+    for v, why in skipped.items():
+        print(f"skipped {v}: {why}", flush=True)
+    chosen = [v for v in chosen if v not in skipped]
+    if not chosen:
+        raise UsageError(f"no variant of --variants runs on the {keras.backend.backend()} backend.")
     total = len(chosen) * len(args.datasets) * args.seeds
     steps = {v: args.steps or STEPS.get(v, DEFAULT_STEPS) for v in chosen}
     results, pictures, done = {}, {}, 0
@@ -140,6 +149,7 @@ def run(args):
                                                           "std": data.MIXTURES[d]["std"]} for d in args.datasets}},
         "published": PUBLISHED,
         "results": results,
+        "skipped": skipped,
         "total_seconds": time.perf_counter() - started,
     }
     runs.write_json(args.json, report)

@@ -4,6 +4,10 @@
 :mod:`keras_gan.analysis` (or ``all`` of them) and writes
 ``DIR/<experiment>.png`` with ``DIR/<experiment>.json`` (numbers, curves and
 the checked claims). The exit code is 0 when every claim holds, 1 otherwise.
+The command runs on the TensorFlow backend whatever ``KERAS_BACKEND`` says: the
+experiments compute their divergences with TensorFlow Probability and train
+with ``tf.GradientTape`` (under ``KERAS_BACKEND=jax`` or ``torch`` they ended
+in a traceback).
 """
 
 import os
@@ -40,6 +44,11 @@ def run(args):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out!r} is a file; expected a directory (created if missing).")
 
+    from keras_gan import backends
+
+    os.environ.pop("KERAS_BACKEND", None)  # as keras-gan export: the experiments are TensorFlow programs
+    backends.select("tensorflow")
+    backends.start_quietly()
     from keras_gan import analysis
 
     names = EXPERIMENTS if args.experiment == "all" else (args.experiment,)

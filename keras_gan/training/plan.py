@@ -43,6 +43,22 @@ class Plan:
     reference: typing.Any = None
 
 
+def backend_refusal(cfg, backend):
+    """Why ``cfg`` cannot train on ``backend``, or ``None`` when it can (the benchmarks skip such variants).
+
+    Example:
+
+    >>> from keras_gan import config
+    >>> backend_refusal(config.load("hinge_sn_ring8"), "torch")[:52]
+    'model.spectral_norm = true does not train on the tor'
+    """
+    if backend == "torch" and cfg.model.spectral_norm:
+        return ("model.spectral_norm = true does not train on the torch backend (Keras' SpectralNormalization "
+                "rewrites its kernel in place in every training forward pass, which torch autograd rejects when D "
+                "runs twice in a step)")
+    return None
+
+
 def resolve(cfg, backend=None):
     """Resolves ``cfg`` for training on ``backend``.
 
@@ -60,10 +76,9 @@ def resolve(cfg, backend=None):
         import keras
 
         backend = keras.backend.backend()
-    if backend == "torch" and cfg.model.spectral_norm:
-        raise UsageError("config: model.spectral_norm = true does not train on the torch backend (Keras' "
-                         "SpectralNormalization rewrites its kernel in place in every training forward pass, which "
-                         "torch autograd rejects when D runs twice in a step); use --backend jax or tensorflow.")
+    refusal = backend_refusal(cfg, backend)
+    if refusal:
+        raise UsageError(f"config: {refusal}; use --backend jax or tensorflow.")
     d = cfg.data
     options = data_lib.source_options(d)
     source = dict(name=d.name, split=d.split, image_size=d.image_size, num_samples=d.num_samples,
