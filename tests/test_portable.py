@@ -245,3 +245,27 @@ def test_the_digits_extractor_returns_numpy_on_this_backend():
     w, b = (np.asarray(ops.convert_to_numpy(v)) for v in classifier.get_layer("features").weights)
     np.testing.assert_allclose(out.features, flat @ w + b, rtol=1e-5, atol=1e-5)  # numpy's own dense layer
     np.testing.assert_allclose(out.probabilities.sum(1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.slow  # builds InceptionV3 twice and runs it at 299x299 (~15 s)
+def test_the_inception_extractor_runs_on_this_backend(tmp_path):
+    # It called the Keras model inside a tf.function, which only TensorFlow's Keras can trace. Random weights
+    # (no download here); the features are checked against Keras' own preprocessing and model.
+    import tensorflow as tf
+
+    from keras_gan.evaluation import features
+
+    keras.utils.set_random_seed(0)
+    base = keras.applications.InceptionV3(include_top=True, weights=None)
+    path = str(tmp_path / "inception.weights.h5")
+    base.save_weights(path)
+    extractor = features.InceptionExtractor(weights=path, batch_size=2)
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 1)).astype("float32")
+    out = extractor(images)
+    assert out.features.shape == (3, 2048) and out.probabilities.shape == (3, 1000)
+    x = np.round((images + 1.0) * 127.5)
+    x = tf.image.resize(np.repeat(x, 3, axis=-1), (299, 299), method="bilinear", antialias=True).numpy()
+    x = keras.applications.inception_v3.preprocess_input(x)
+    pooled = keras.Model(base.inputs[0], base.get_layer("avg_pool").output)
+    expected = np.asarray(ops.convert_to_numpy(pooled(x, training=False)))
+    np.testing.assert_allclose(out.features, expected, rtol=1e-4, atol=1e-4)

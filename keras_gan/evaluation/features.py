@@ -491,20 +491,22 @@ class InceptionExtractor(FeatureExtractor):
                 ) from None
             self._model = keras.Model(base.inputs[0], [base.outputs[0]])
             self.num_classes = None
-        self._forward = tf.function(
-            self._forward_impl, input_signature=[tf.TensorSpec([None, None, None, None], tf.float32)]
+        # The image preprocessing is TensorFlow's on every backend (one graph); the network runs on Keras'
+        # backend through _inference (a Keras model called inside tf.function failed on JAX and torch).
+        self._preprocess = tf.function(
+            self._preprocess_impl, input_signature=[tf.TensorSpec([None, None, None, None], tf.float32)]
         )
 
-    def _forward_impl(self, images):
-        import keras
+    def _preprocess_impl(self, images):
         import tensorflow as tf
 
         x = tf.round((tf.clip_by_value(images, -1.0, 1.0) + 1.0) * 127.5)  # uint8 quantization, as in saved PNGs
         x = tf.cond(tf.shape(x)[-1] == 1, lambda: tf.tile(x, [1, 1, 1, 3]), lambda: x)
         x = tf.image.resize(x, (299, 299), method="bilinear", antialias=True)
-        x = keras.applications.inception_v3.preprocess_input(x)
-        out = self._model(x, training=False)
-        return tuple(out) if isinstance(out, (list, tuple)) else (out,)
+        return x / 127.5 - 1.0  # keras.applications.inception_v3.preprocess_input, written out
+
+    def _forward(self, images):
+        return _inference(self._model, self._preprocess(images).numpy())
 
     def __call__(self, images):
         images = _check_images(images)
