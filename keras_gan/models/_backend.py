@@ -111,6 +111,34 @@ def steps_per_execution(value):
     return 1 if backend() == "torch" else int(value)
 
 
+def apply_gradients(optimizer, grads, variables):
+    """``optimizer.apply(grads, variables)``; on JAX a ``LossScaleOptimizer`` goes through ``stateless_apply``.
+
+    Its ``apply`` updates its own variables inside ``ops.cond`` branches, which under the JAX trainer's trace
+    leaked tracers (``mixed_float16`` on JAX ended in ``UnexpectedTracerError``); ``stateless_apply`` is the
+    form Keras' own JAX trainer uses, and its results are assigned back into the enclosing scope.
+    """
+    if backend() == "jax" and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        new_vars, new_opt = optimizer.stateless_apply([v.value for v in optimizer.variables], grads,
+                                                      [v.value for v in variables])
+        for v, value in zip(list(variables) + list(optimizer.variables), list(new_vars) + list(new_opt)):
+            v.assign(value)
+        return
+    optimizer.apply(grads, variables)
+
+
+def loss_scale(optimizer):
+    """The factor ``optimizer.scale_loss`` multiplies a loss by (``LossScaleOptimizer``'s dynamic scale under
+    ``mixed_float16``, else 1), read where it is called.
+
+    Read before a loss function runs under :func:`value_and_grad`, not inside it: on JAX the loss runs in a
+    ``keras.StatelessScope`` that maps the model's variables only, and the loss-scale variable read there had
+    no value (``mixed_float16`` on JAX ended in "'NoneType' object is not callable"). ``scale_loss`` is a
+    product with one scalar in Keras, so ``loss * loss_scale(opt)`` equals ``opt.scale_loss(loss)``.
+    """
+    return optimizer.scale_loss(keras.ops.ones((), "float32"))
+
+
 def serialize_optimizer(optimizer):
     """An optimizer's Keras config that loads on every backend (for ``get_compile_config``).
 

@@ -522,6 +522,8 @@ class AdversarialModel(keras.Model):
             y_fake = self._fake_labels(m, counter)
             seeds = self._augment_seeds(0, counter, 2) if self.augmenter is not None else (None, None)
 
+            d_scale = _backend.loss_scale(self.d_optimizer)  # read now, outside the loss's scope
+
             def d_objective(x=x, y=y, z=z, y_fake=y_fake, counter=counter, seeds=seeds):
                 fake = ops.stop_gradient(self._g(z, y_fake))
                 # Augmented (when on): real and fake get independent draws of the same family T.
@@ -530,14 +532,14 @@ class AdversarialModel(keras.Model):
                 fake_logits = self._d(fake_in, y_fake)
                 d_loss = ops.mean(self._d_loss_fn(real_logits, fake_logits))
                 d_total = d_loss + self._penalties(x_in, fake_in, y, counter)
-                scaled = self.d_optimizer.scale_loss(d_total / num_replicas)
+                scaled = d_total / num_replicas * d_scale
                 return scaled, (d_loss, real_logits, fake_logits)
 
             _, (d_loss, real_logits, fake_logits), grads = _backend.value_and_grad(
                 d_objective, d_vars, self._model_variables
             )
             with _backend.no_grad():
-                self.d_optimizer.apply(grads, d_vars)
+                _backend.apply_gradients(self.d_optimizer, grads, d_vars)
                 if self.clip_weights is not None:
                     for v in d_vars:
                         v.assign(ops.clip(v, -self.clip_weights, self.clip_weights))
@@ -556,14 +558,16 @@ class AdversarialModel(keras.Model):
 
         g_seed = self._augment_seeds(1, counter, 1)[0] if self.augmenter is not None else None
 
+        g_scale = _backend.loss_scale(self.g_optimizer)
+
         def g_objective():
             fake_logits = self._d(self._augment(self._g(z, y_fake), g_seed), y_fake)
             g_loss = ops.mean(self._g_loss_fn(fake_logits))
-            return self.g_optimizer.scale_loss(g_loss / num_replicas), g_loss
+            return g_loss / num_replicas * g_scale, g_loss
 
         _, g_loss, grads = _backend.value_and_grad(g_objective, g_vars, self._model_variables)
         with _backend.no_grad():
-            self.g_optimizer.apply(grads, g_vars)
+            _backend.apply_gradients(self.g_optimizer, grads, g_vars)
             if self.ema_generator is not None:
                 self._update_ema()
             _backend.update_mean(self.g_loss_tracker, g_loss)

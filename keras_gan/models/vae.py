@@ -583,17 +583,18 @@ class VAE(keras.Model):
         num_replicas = _backend.num_replicas_in_sync()
         eps = self._noise(ops.shape(x)[0], _STREAM_TRAIN, self.optimizer.iterations)
         variables = self.trainable_variables
+        scale = _backend.loss_scale(self.optimizer)
 
         def objective():
             reconstruction, kl = self._terms(x, eps, training=True)
             # Negative (beta-weighted) ELBO, averaged over this replica's examples.
             loss = -ops.mean(reconstruction - self.beta * kl)
             # Per-replica mean / replicas: the all-reduced sum is the global mean.
-            return self.optimizer.scale_loss(loss / num_replicas), (reconstruction, kl)
+            return loss / num_replicas * scale, (reconstruction, kl)
 
         _, (reconstruction, kl), grads = _backend.value_and_grad(objective, variables, self._model_variables)
         with _backend.no_grad():
-            self.optimizer.apply(grads, variables)
+            _backend.apply_gradients(self.optimizer, grads, variables)
             return self._update_metrics(reconstruction, kl)
 
     def _test_step(self, data):
