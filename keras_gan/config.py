@@ -342,12 +342,12 @@ def check_native_size(name, size, n):
     Raises:
         UsageError: naming the layer counts that fit this side, and the image sizes that fit ``n``.
     """
-    if n is None or size % 2**n == 0:
-        if n is None and size % 2:
-            raise UsageError(f"config: the native {size}x{size} images of {name!r} fit no DCGAN: the side is doubled by "
-                             "stride-2 layers, so it must be even; set data.image_size to an even side.")
+    if _fits(size, n):
         return
-    fits = [k for k in range(1, 8) if size % 2**k == 0]
+    if n is None:
+        raise UsageError(f"config: the native {size}x{size} images of {name!r} fit no DCGAN: the side is doubled by "
+                         "stride-2 layers, so it must be even; set data.image_size to an even side.")
+    fits = _layers_that_fit(size)
     listed = ", ".join(map(str, fits[:-1])) + " or " * (len(fits) > 1) + str(fits[-1]) if fits else ""
     other = (f"model.num_upsamplings = {listed} (or null) fits them" if fits
              else "an odd side fits no number of stride-2 layers")
@@ -356,22 +356,32 @@ def check_native_size(name, size, n):
                      f"multiple of {2**n}.")
 
 
+def _fits(size, n):
+    """A DCGAN (or the VAE's mirror of it) doubles a map ``n`` times: the side must be a multiple of ``2**n``;
+    automatic (``None``): the most doublings from a map of at least 4x4, which an odd side has none of."""
+    return size % 2 == 0 if n is None else size % 2**n == 0
+
+
+def _layers_that_fit(size):
+    """The numbers of stride-2 layers (1 to 7) whose ``2**n`` divides ``size``."""
+    return [k for k in range(1, 8) if size % 2**k == 0]
+
+
 def _check_image_size(size, n):
-    """A DCGAN (or the VAE's mirror of it) doubles a map ``n`` times: the side must be a multiple of ``2**n``."""
-    if n is None:  # automatic: the most doublings from a map of at least 4x4; an odd side fits none
-        if size % 2:
-            raise UsageError(f"config: data.image_size = {size} fits no DCGAN: the side is doubled by stride-2 "
-                             f"layers, so it must be even (e.g. {size - 1} or {size + 1}).")
+    """``data.image_size`` against ``model.num_upsamplings`` (:func:`_fits`), when the config is read."""
+    if _fits(size, n):
         return
+    if n is None:
+        raise UsageError(f"config: data.image_size = {size} fits no DCGAN: the side is doubled by stride-2 "
+                         f"layers, so it must be even (e.g. {size - 1} or {size + 1}).")
     step = 2**n
-    if size % step:
-        below, above = size - size % step, size - size % step + step
-        near = ", ".join(str(v) for v in (below, above) if v >= 2)
-        fits = [k for k in range(1, 8) if size % 2**k == 0]
-        other = (f"; or model.num_upsamplings = {' or '.join(map(str, fits))} for this size" if fits
-                 else "; an odd size fits no number of stride-2 layers")
-        raise UsageError(f"config: data.image_size = {size} does not fit model.num_upsamplings = {n}: the side "
-                         f"must be a multiple of 2**{n} = {step} (nearest: {near}){other}.")
+    below, above = size - size % step, size - size % step + step
+    near = ", ".join(str(v) for v in (below, above) if v >= 2)
+    fits = _layers_that_fit(size)
+    other = (f"; or model.num_upsamplings = {' or '.join(map(str, fits))} for this size" if fits
+             else "; an odd size fits no number of stride-2 layers")
+    raise UsageError(f"config: data.image_size = {size} does not fit model.num_upsamplings = {n}: the side "
+                     f"must be a multiple of 2**{n} = {step} (nearest: {near}){other}.")
 
 
 def load(path):

@@ -102,19 +102,24 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path):
     assert not (tmp_path / "run").exists()  # nothing written before validation
 
 
-def test_image_size_is_checked_against_the_networks_own_layout():
-    # the config's check and the builder's (networks.dcgan_layout) agree on every size and layer count
+def _builds(size, n):
+    """Whether the builder itself (networks.dcgan_layout) makes a DCGAN of this side with n layers."""
     from keras_gan import networks
 
+    try:
+        networks.dcgan_layout((size, size, 1), n)
+        return True
+    except ValueError:
+        return False
+
+
+def test_image_size_is_checked_against_the_networks_own_layout():
+    # the config's check and the builder's (networks.dcgan_layout) agree on every size and layer count
     default = config.load("dcgan_digits")
     for size in range(2, 41):
         for n in (None, 1, 2, 3, 4):
             value = "null" if n is None else n
-            try:
-                networks.dcgan_layout((size, size, 1), n)
-                builds = True
-            except ValueError:
-                builds = False
+            builds = _builds(size, n)
             try:
                 config.apply_overrides(default, [f"data.image_size={size}", f"model.num_upsamplings={value}"])
                 accepted = True
@@ -143,15 +148,9 @@ def test_native_size_check_agrees_with_the_builder():
     # networks.dcgan_layout builds, and the message names layer counts that do build.
     import re
 
-    from keras_gan import networks
-
     for size in range(2, 41):
         for n in (None, 1, 2, 3, 4, 5):
-            try:
-                networks.dcgan_layout((size, size, 1), n)
-                builds = True
-            except ValueError:
-                builds = False
+            builds = _builds(size, n)
             try:
                 config.check_native_size("digits", size, n)
                 accepted = True
@@ -160,7 +159,7 @@ def test_native_size_check_agrees_with_the_builder():
                 named = re.search(r"num_upsamplings = ([\d, or]+) \(or null\) fits them", str(e))
                 if named:
                     for k in map(int, re.findall(r"\d+", named.group(1))):
-                        networks.dcgan_layout((size, size, 1), k)  # each one named builds
+                        assert _builds(size, k), (size, k)  # each one named builds
             assert accepted == builds, (size, n)
 
 

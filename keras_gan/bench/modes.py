@@ -106,18 +106,11 @@ def run(args):
     if not args.json.endswith(".json"):
         raise UsageError(f"--json must name a .json file, got {args.json!r}.")
 
-    import keras
-
     from keras_gan import config, data
-    from keras_gan.training import plan, runs
+    from keras_gan.bench import runnable_variants
+    from keras_gan.training import runs
 
-    skipped = {v: plan.backend_refusal(config.load(f"{v}_ring8"), keras.backend.backend()) for v in chosen}
-    skipped = {v: why for v, why in skipped.items() if why}
-    for v, why in skipped.items():
-        print(f"skipped {v}: {why}", flush=True)
-    chosen = [v for v in chosen if v not in skipped]
-    if not chosen:
-        raise UsageError(f"no variant of --variants runs on the {keras.backend.backend()} backend.")
+    chosen, skipped = runnable_variants({v: config.load(f"{v}_ring8") for v in chosen})
     total = len(chosen) * len(args.datasets) * args.seeds
     steps = {v: args.steps or STEPS.get(v, DEFAULT_STEPS) for v in chosen}
     results, pictures, done = {}, {}, 0

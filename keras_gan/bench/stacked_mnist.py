@@ -70,19 +70,6 @@ def run_one(variant, seed, steps, num_samples, base_filters=None):
     return result
 
 
-def _skipped(variants):
-    """``{variant: reason}`` for the variants that cannot train on this process's backend."""
-    import keras
-
-    from keras_gan import config
-    from keras_gan.training import plan
-
-    base = config.load("dcgan_mnist5k")
-    reasons = {v: plan.backend_refusal(config.apply_overrides(base, VARIANTS[v]), keras.backend.backend())
-               for v in variants}
-    return {v: why for v, why in reasons.items() if why}
-
-
 def _summary(values):
     import numpy as np
 
@@ -104,12 +91,11 @@ def run(args):
     from keras_gan.commands import _paths
 
     _paths.output_file("--json", args.json)
-    skipped = _skipped(args.variants)
-    for v, why in skipped.items():
-        print(f"skipped {v}: {why}", flush=True)
-    args.variants = [v for v in args.variants if v not in skipped]
-    if not args.variants:
-        raise UsageError("no variant of --variants runs on this backend.")
+    from keras_gan import config
+    from keras_gan.bench import runnable_variants
+
+    base = config.load("dcgan_mnist5k")
+    args.variants, skipped = runnable_variants({v: config.apply_overrides(base, VARIANTS[v]) for v in args.variants})
     total, done, started = len(args.variants) * args.seeds, 0, time.perf_counter()
     results = {}
     for variant in args.variants:

@@ -152,10 +152,10 @@ def serialize_optimizer(optimizer):
     >>> serialize_optimizer(keras.optimizers.RMSprop(1e-3))["module"]
     'keras.optimizers'
     """
-    return portable_optimizer_config(keras.saving.serialize_keras_object(optimizer))
+    return _portable_optimizer_config(keras.saving.serialize_keras_object(optimizer))
 
 
-def portable_optimizer_config(config):
+def _portable_optimizer_config(config):
     """``config`` with a backend-specific Keras optimizer module replaced by ``keras.optimizers`` (also for
     checkpoints written before :func:`serialize_optimizer`)."""
     if isinstance(config, dict) and str(config.get("module", "")).startswith("keras.src.backend."):
@@ -165,7 +165,7 @@ def portable_optimizer_config(config):
 
 def deserialize_optimizer(config):
     """The optimizer of a config written by :func:`serialize_optimizer` or, before it, by Keras itself."""
-    return keras.saving.deserialize_keras_object(portable_optimizer_config(config))
+    return keras.saving.deserialize_keras_object(_portable_optimizer_config(config))
 
 
 def _unique(variables):
