@@ -269,6 +269,48 @@ class quiet_native_start:
         return False
 
 
+#: Optional packages that Keras and TensorFlow import at start-up whenever they are installed, for features
+#: keras-gan's commands never use: Keras' scikit-learn wrappers (which pull in SciPy's statistics), its pandas
+#: DataFrame input, its matplotlib plotting helpers, and TensorFlow Lite's JAX converter (reached through
+#: ``tf.compat.v1``). Together 1.3 s of a 3.8 s ``import keras`` on a 2-core Xeon (docs/performance.md).
+_START_UP_EXTRAS = ("sklearn", "pandas", "matplotlib.pyplot", "jax")
+
+
+def import_keras():
+    """Imports Keras on the backend already chosen, without loading the optional packages it does not need.
+
+    While Keras (and TensorFlow under it) is first imported, the packages of :data:`_START_UP_EXTRAS` that
+    are not loaded yet are hidden from the import system, so Keras' and TensorFlow's optional imports of them
+    take their not-installed branch; right after, they are importable again as usual (keras-gan itself
+    imports matplotlib and scikit-learn where it draws or prepares data). JAX stays visible unless
+    ``KERAS_BACKEND`` names another backend. Hand-written: neither Keras nor TensorFlow has a switch for it.
+    In the process that called it, Keras' scikit-learn wrappers, its DataFrame input and its plotting helpers
+    are then unavailable; the commands use none of them. Not for library users: it is the commands' start.
+
+    Returns:
+        The ``keras`` module.
+
+    Example:
+
+    >>> keras = import_keras()  # doctest: +SKIP
+    >>> "sklearn" in sys.modules  # doctest: +SKIP
+    False
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    keep = () if os.environ.get("KERAS_BACKEND") in ("tensorflow", "torch") else ("jax",)
+    hidden = [m for m in _START_UP_EXTRAS if m not in sys.modules and m not in keep]
+    for m in hidden:
+        sys.modules[m] = None  # an import of it raises ModuleNotFoundError, which both catch
+    try:
+        import keras
+    finally:
+        for m in hidden:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
+    return keras
+
+
 def start_quietly():
     """Imports Keras on the backend already chosen and starts its devices inside :class:`quiet_native_start`.
 
@@ -288,7 +330,7 @@ def start_quietly():
     import importlib.util
 
     with quiet_native_start():
-        import keras
+        keras = import_keras()
 
         if importlib.util.find_spec("tensorflow") is None:
             return None

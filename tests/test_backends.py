@@ -180,3 +180,37 @@ def test_cli_rejects_a_strategy_of_another_backend(tmp_path):
     )
     assert out.returncode == 2
     assert "does not run on the torch backend" in out.stderr and "Traceback" not in out.stderr
+
+
+_EXTRAS_PROBE = """
+import sys
+{start}
+extras = ("sklearn", "pandas", "matplotlib.pyplot", "jax")
+loaded = [m for m in extras if m in sys.modules]
+import keras, numpy as np
+import matplotlib.pyplot, pandas, sklearn.datasets  # importable again afterwards
+x = np.ones((8, 3), "float32")
+m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+m.compile("sgd", "mse")
+m.fit(x, x[:, :1], epochs=1, verbose=0)  # Keras trains as usual
+print(keras.backend.backend(), ",".join(loaded) or "-")
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+def test_commands_import_keras_without_its_unused_extras(backend):
+    """backends.import_keras (what every command's start uses) skips Keras' and TensorFlow's optional imports
+    of scikit-learn, pandas, pyplot and JAX; a plain ``import keras`` in the same environment loads them, so
+    the check can fail. Afterwards they import as usual and Keras still trains."""
+    start = "from keras_gan import backends\nbackends.import_keras()"
+    lean = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start=start)], backend, timeout=300)
+    assert lean.stdout.split()[-2:] == [backend, "-"], lean.stdout
+    plain = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start="import keras")], backend, timeout=300)
+    loaded = plain.stdout.split()[-1].split(",")
+    assert "sklearn" in loaded and "pandas" in loaded, plain.stdout  # the control: Keras does load them
+
+
+def test_import_keras_keeps_jax_when_the_backend_is_jax():
+    probe = "from keras_gan import backends\nbackends.import_keras()"
+    out = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start=probe)], "jax", timeout=300)
+    assert out.stdout.split()[-2:] == ["jax", "jax"], out.stdout  # Keras' JAX backend imports JAX itself

@@ -114,7 +114,7 @@ def run(args):
     # Fixes the backend for this process: Keras is imported only after this line.
     backend = backends.select(backends.choose(args.backend, cfg.train.backend), cfg.train.strategy)
     with backends.quiet_native_start():  # TensorFlow's C++ start-up lines, dropped where they are no news
-        import keras  # noqa: F401  (the backend first: torch's triton segfaults when imported after TensorFlow)
+        backends.import_keras()  # the backend first: torch's triton segfaults when imported after TensorFlow
 
         from keras_gan.training import plan, trainer
 
