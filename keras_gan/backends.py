@@ -271,9 +271,10 @@ class quiet_native_start:
 
 #: Optional packages that Keras and TensorFlow import at start-up whenever they are installed, for features
 #: keras-gan's commands never use: Keras' scikit-learn wrappers (which pull in SciPy's statistics), its pandas
-#: DataFrame input, its matplotlib plotting helpers, and TensorFlow Lite's JAX converter (reached through
-#: ``tf.compat.v1``). Together 1.3 s of a 3.8 s ``import keras`` on a 2-core Xeon (docs/performance.md).
-_START_UP_EXTRAS = ("sklearn", "pandas", "matplotlib.pyplot", "jax")
+#: DataFrame input, its matplotlib plotting helpers (the whole package: ``keras.src.visualization`` also imports
+#: ``matplotlib.patches``), and TensorFlow Lite's JAX converter (reached through ``tf.compat.v1``). Hiding them took
+#: ``import keras`` from 4.0-4.2 s to 2.5-2.7 s on a 2-core Xeon (docs/performance.md).
+_START_UP_EXTRAS = ("sklearn", "pandas", "matplotlib", "jax")
 
 
 def import_keras():

@@ -182,10 +182,12 @@ def test_cli_rejects_a_strategy_of_another_backend(tmp_path):
     assert "does not run on the torch backend" in out.stderr and "Traceback" not in out.stderr
 
 
+_LEAN_START = "from keras_gan import backends\nbackends.import_keras()"
+
 _EXTRAS_PROBE = """
 import sys
 {start}
-extras = ("sklearn", "pandas", "matplotlib.pyplot", "jax")
+extras = ("sklearn", "pandas", "matplotlib", "jax")
 loaded = [m for m in extras if m in sys.modules]
 import keras, numpy as np
 import matplotlib.pyplot, pandas, sklearn.datasets  # importable again afterwards
@@ -200,10 +202,9 @@ print(keras.backend.backend(), ",".join(loaded) or "-")
 @pytest.mark.parametrize("backend", ["tensorflow", "torch"])
 def test_commands_import_keras_without_its_unused_extras(backend):
     """backends.import_keras (what every command's start uses) skips Keras' and TensorFlow's optional imports
-    of scikit-learn, pandas, pyplot and JAX; a plain ``import keras`` in the same environment loads them, so
+    of scikit-learn, pandas, matplotlib and JAX; a plain ``import keras`` in the same environment loads them, so
     the check can fail. Afterwards they import as usual and Keras still trains."""
-    start = "from keras_gan import backends\nbackends.import_keras()"
-    lean = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start=start)], backend, timeout=300)
+    lean = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start=_LEAN_START)], backend, timeout=300)
     assert lean.stdout.split()[-2:] == [backend, "-"], lean.stdout
     plain = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start="import keras")], backend, timeout=300)
     loaded = plain.stdout.split()[-1].split(",")
@@ -211,6 +212,5 @@ def test_commands_import_keras_without_its_unused_extras(backend):
 
 
 def test_import_keras_keeps_jax_when_the_backend_is_jax():
-    probe = "from keras_gan import backends\nbackends.import_keras()"
-    out = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start=probe)], "jax", timeout=300)
+    out = _run([sys.executable, "-c", _EXTRAS_PROBE.format(start=_LEAN_START)], "jax", timeout=300)
     assert out.stdout.split()[-2:] == ["jax", "jax"], out.stdout  # Keras' JAX backend imports JAX itself
