@@ -47,6 +47,9 @@ CLI_CASES = [
     ("train-tpu-missing", "`keras-gan train --strategy tpu` on a machine with no TPU",
      ["train", "--strategy", "tpu", "--epochs", "1", "--output", "{tmp}/tpu"],
      2, "train.strategy = 'tpu' found no local or configured TPU"),
+    ("bench-json-unwritable", "`keras-gan bench first-run --json FILE/out.json` (FILE is a file)",
+     ["bench", "first-run", "--json", "{file}/out.json"],
+     2, "--json '{file}' is a file; expected a directory"),
     ("sample-run-file", "`keras-gan sample --run FILE`", ["sample", "--run", "{file}", "--out", "{tmp}/s.png"],
      2, "--run '{file}' is a file; expected a run directory"),
     ("sample-run-missing", "`keras-gan sample --run DIR` (DIR missing)",
@@ -281,6 +284,40 @@ def test_bad_conv_forms_variable_is_one_error(monkeypatch, tmp_path, capsys):
     assert "Traceback" not in err
     assert "keras-gan train: error: KERAS_GAN_CONV_FORMS='fast' is not allowed; expected one of autotune" in err
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def _bench_names():
+    from keras_gan.commands import bench
+
+    return [b.replace("_", "-") for b in bench._benchmarks()]
+
+
+@pytest.mark.parametrize("name", _bench_names())
+@pytest.mark.parametrize("json_name, message", [
+    ("{file}/out.json", "--json '{file}' is a file; expected a directory"),
+    ("{tmp}/out.txt", "--json must name a .json file, got '{tmp}/out.txt'"),
+])
+def test_every_benchmark_checks_its_json_before_it_starts(paths, capsys, monkeypatch, name, json_name, message):
+    """A fault sweep found `keras-gan bench first-run --json PATH` running for minutes and failing only when it
+    wrote PATH: every benchmark now refuses a --json it could not write before any work (the benchmark itself
+    is replaced by one that fails the test if it is reached)."""
+    import sys
+
+    from keras_gan import cli
+
+    argv = ["bench", name, "--json", json_name.format(**paths)]
+    reached = []
+    parsed = cli._parser().parse_args(argv)
+    module = sys.modules[parsed._bench_run.__module__]
+    monkeypatch.setattr(module, "run", lambda args: reached.append(args) or 0)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"keras-gan bench: error: {message.format(**paths)}" in err, err
+    assert "Traceback" not in err
+    assert not reached
+    # the same benchmark with a good name is dispatched (the check refuses only bad names)
+    good = ["bench", name, "--json", os.path.join(paths["tmp"], f"{name}.json")]
+    assert cli.main(good) == 0 and len(reached) == 1
 
 
 def _help_argvs():

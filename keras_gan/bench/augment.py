@@ -135,8 +135,6 @@ def run(args):
     bad = [f for f in args.fractions if not 1 <= f <= 100]
     if bad:
         raise UsageError(f"--fractions: {bad[0]} is not a percentage in [1, 100].")
-    if not args.json.endswith(".json"):
-        raise UsageError(f"--json must name a .json file, got {args.json!r}.")
     if not args.ada_kimg > 0:
         raise UsageError(f"--ada-kimg must be > 0, got {args.ada_kimg}.")
     cfg = config.load(args.config)

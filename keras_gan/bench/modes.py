@@ -103,8 +103,6 @@ def run(args):
             raise UsageError(f"--variants: unknown variant {v!r}; shipped: {', '.join(known)}.")
     if args.seeds < 1 or (args.steps is not None and args.steps < 1) or args.num_samples < 1:
         raise UsageError("--seeds, --steps and --num-samples must be >= 1.")
-    if not args.json.endswith(".json"):
-        raise UsageError(f"--json must name a .json file, got {args.json!r}.")
 
     from keras_gan import config, data
     from keras_gan.bench import runnable_variants

@@ -86,11 +86,6 @@ def run(args):
     for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--num-samples", args.num_samples)):
         if value < 1:
             raise UsageError(f"{flag} must be >= 1, got {value}.")
-    if not args.json.endswith(".json"):
-        raise UsageError(f"--json must name a .json file, got {args.json!r}.")
-    from keras_gan.commands import _paths
-
-    _paths.output_file("--json", args.json)
     from keras_gan import config
     from keras_gan.bench import runnable_variants
 

@@ -42,6 +42,17 @@ def output_file(flag, path):
     return path
 
 
+def json_file(flag, path):
+    """``path`` names a ``.json`` file that may be written; returns it.
+
+    Checked before a long job starts (a benchmark runs for minutes), so that a
+    bad name does not throw its results away at the end.
+    """
+    if not path.endswith(".json"):
+        raise UsageError(f"{flag} must name a .json file, got {path!r}.")
+    return output_file(flag, path)
+
+
 def input_file(flag, path, kind="file"):
     """``path`` exists and is a regular file; returns it."""
     if not os.path.exists(path):

@@ -27,7 +27,11 @@ def add_arguments(parser):
 def run(args):
     import sys
 
+    from keras_gan.commands import _paths
+
     module = sys.modules[args._bench_run.__module__]
+    if getattr(args, "json", None) is not None:  # every benchmark's --json, checked before minutes of work
+        _paths.json_file("--json", args.json)
     if getattr(module, "STARTS_KERAS", True):  # throughput's parent only spawns workers: no Keras there
         from keras_gan import backends
 
