@@ -18,6 +18,18 @@ import os
 import tempfile
 
 
+def cache_folder():
+    """keras-gan's cache folder (the convolution forms, JAX's compiled programs): ``KERAS_GAN_CACHE_DIR``, else
+    ``~/.cache/keras_gan``. Not created here.
+
+    Example:
+
+    >>> cache_folder() == (os.environ.get("KERAS_GAN_CACHE_DIR") or os.path.expanduser("~/.cache/keras_gan"))
+    True
+    """
+    return os.environ.get("KERAS_GAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "keras_gan")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside ``path``; renames it to ``path`` if the block succeeds.

@@ -37,10 +37,10 @@ STARTS_KERAS = False  # the parent only spawns `keras-gan train` processes
 PREVIOUS = ("--set", "data.batch_size=64", "--set", "model.ema_decay=0.999", "--set", "train.g_learning_rate=2e-4")
 #: the previous recipe's work per epoch of today's (each run gets --epochs: the default N, the previous 3N)
 PREVIOUS_WORK = 3
-#: removed from each run's environment, as a newcomer has none of them: caches outside the private HOME, and a
-#: fixed convolution-form mode (the default times the forms)
+#: removed from each run's environment, as a newcomer has none of them: caches outside the private HOME (JAX's
+#: compiled programs included), and a fixed convolution-form mode (the default times the forms)
 _CACHE_ENV = ("KERAS_GAN_CACHE_DIR", "KERAS_GAN_DATA_DIR", "TFDS_DATA_DIR", "XDG_CACHE_HOME", "KERAS_HOME",
-              "KERAS_GAN_CONV_FORMS")
+              "KERAS_GAN_CONV_FORMS", "JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE")
 
 
 def add_arguments(parser):
@@ -51,6 +51,9 @@ def add_arguments(parser):
                         help="epochs of the default run (default: configs/dcgan_digits.yaml's); the previous "
                              "recipe runs three times as many (300 for the default's 100), the same ratio of work.")
     parser.add_argument("--no-peer", action="store_true", help="time only the default (two runs a round).")
+    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
+                        help="Keras backend of every run (`keras-gan train --backend`; default: what `keras-gan "
+                             "train` picks, TensorFlow unless KERAS_BACKEND says otherwise).")
     parser.add_argument("--json", required=True, help="output JSON file.")
 
 
@@ -141,12 +144,15 @@ def _env(home):
     return env
 
 
-def _one(recipe, epochs, home, out_dir, caches):
+def _one(recipe, epochs, home, out_dir, caches, backend=None):
     args = ["train", "--output", out_dir, "--verbose", "1", "--epochs", str(epochs)]
+    if backend:
+        args += ["--backend", backend]
     if recipe == "previous":
         args += list(PREVIOUS)
     cmd = _command() + args
     fresh = not os.listdir(home)
+    jax_cache = os.path.join(home, ".cache", "keras_gan", "jax_compilation")
     started = time.time()
     proc = subprocess.run(cmd, env=_env(home), capture_output=True, text=True)
     ended = time.time()
@@ -157,7 +163,8 @@ def _one(recipe, epochs, home, out_dir, caches):
             "command": "keras-gan " + " ".join(args[:1] + args[3:]),  # without --output and its scratch folder
             "seconds": ended - started, "phases": _phases(out_dir, started, ended),
             "data_prepared_in_home": os.path.isdir(os.path.join(home, "tensorflow_datasets")),
-            "form_cache_in_home": os.path.isdir(os.path.join(home, ".cache", "keras_gan"))}
+            "form_cache_in_home": os.path.isdir(os.path.join(home, ".cache", "keras_gan")),
+            "jax_programs_in_home": len(os.listdir(jax_cache)) if os.path.isdir(jax_cache) else 0}
 
 
 def run(args):
@@ -186,7 +193,7 @@ def run(args):
             running = f"{head} running `keras-gan train` ({recipes[recipe]} epochs) ..."
             print(running, end="", flush=True)
             try:
-                res = _one(recipe, recipes[recipe], home, out_dir, caches)
+                res = _one(recipe, recipes[recipe], home, out_dir, caches, args.backend)
             except RuntimeError as err:  # the run's own error, its last lines; no JSON is written
                 print(f"\nkeras-gan bench first-run: {err}", file=sys.stderr)
                 return 1
@@ -198,7 +205,8 @@ def run(args):
                 f"  (start-up {ph['start_up']:.1f}, first epoch {ph['first_epoch']:.1f}, other epochs "
                 f"{ph['other_epochs']:.1f}, end {ph['end']:.1f})" if ph else "")
             print("\r" + line.ljust(len(running)), flush=True)
-    report = {"machine": machine, "rounds": args.rounds, "epochs": recipes, "unset_in_runs": list(_CACHE_ENV),
+    report = {"machine": machine, "backend": args.backend or "keras-gan train's choice", "rounds": args.rounds,
+              "epochs": recipes, "unset_in_runs": list(_CACHE_ENV),
               "previous_recipe": f"--epochs {PREVIOUS_WORK * epochs} " + " ".join(PREVIOUS), "runs": results,
               "summary": {}}
     seconds = {}  # (recipe, caches) -> one time per round, in round order
@@ -217,8 +225,8 @@ def run(args):
 
 
 def _table(report):
-    lines = [f"`keras-gan train` from the command to the prompt ({report['machine']['summary']}; "
-             f"median of {report['rounds']} round(s)):"]
+    lines = [f"`keras-gan train` from the command to the prompt ({report['machine']['summary']}; backend: "
+             f"{report['backend']}; median of {report['rounds']} round(s)):"]
     s = report["summary"]
     for recipe, epochs in report["epochs"].items():
         what = "default" if recipe == "default" else f"previous ({report['previous_recipe']})"

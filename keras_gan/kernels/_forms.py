@@ -14,6 +14,7 @@ import tempfile
 
 import numpy as np
 
+from keras_gan.files import cache_folder
 from keras_gan.kernels import _machine
 
 MODES = ("autotune", "static", "plain")
@@ -87,8 +88,7 @@ def cpu_key():
 
 
 def _path(filename):
-    folder = os.environ.get("KERAS_GAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "keras_gan")
-    return os.path.join(folder, filename)
+    return os.path.join(cache_folder(), filename)
 
 
 def _load(filename, fingerprint):
