@@ -197,3 +197,20 @@ def test_evaluation_callback_mode_metrics():
         metrics.EvaluationCallback()
     with pytest.raises(ValueError, match="every must be >= 1"):
         metrics.EvaluationCallback(np.zeros((4, 8, 8, 1)), every=0)
+
+
+def test_the_classifier_cache_follows_keras_gans_cache_folder(monkeypatch, tmp_path):
+    """KERAS_GAN_CACHE_DIR moves every cache of keras-gan (the convolution forms and JAX's programs already
+    followed it, the classifiers did not); KERAS_GAN_CACHE, the classifiers' own older name, still wins."""
+    from keras_gan.evaluation import features
+    from keras_gan.kernels import _forms
+
+    monkeypatch.delenv("KERAS_GAN_CACHE", raising=False)
+    monkeypatch.setenv("KERAS_GAN_CACHE_DIR", str(tmp_path / "all"))
+    assert features.cache_dir() == str(tmp_path / "all")
+    assert os.path.dirname(_forms._path("conv_forms.json")) == str(tmp_path / "all")
+    monkeypatch.setenv("KERAS_GAN_CACHE", str(tmp_path / "classifiers"))
+    assert features.cache_dir() == str(tmp_path / "classifiers")
+    monkeypatch.delenv("KERAS_GAN_CACHE_DIR")
+    monkeypatch.delenv("KERAS_GAN_CACHE")
+    assert features.cache_dir() == os.path.join(os.path.expanduser("~"), ".cache", "keras_gan")

@@ -58,9 +58,13 @@ _INCEPTION_URL = (
 def cache_dir():
     """The directory where keras-gan caches models it builds itself.
 
-    ``KERAS_GAN_CACHE`` if set, else ``~/.cache/keras_gan``.
+    ``KERAS_GAN_CACHE`` if set (this folder's own older name), else keras-gan's cache folder
+    (:func:`keras_gan.files.cache_folder`: ``KERAS_GAN_CACHE_DIR``, else ``~/.cache/keras_gan``), where the
+    convolution forms and JAX's compiled programs are kept too.
     """
-    return os.environ.get("KERAS_GAN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "keras_gan")
+    from keras_gan.files import cache_folder
+
+    return os.environ.get("KERAS_GAN_CACHE") or cache_folder()
 
 
 class FeatureExtractor:
