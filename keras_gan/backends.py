@@ -345,20 +345,16 @@ def use_jax_compilation_cache(folder=None):
     >>> use_jax_compilation_cache()  # doctest: +SKIP
     '/home/me/.cache/keras_gan/jax_compilation'
     """
-    import tempfile
-
     import jax
 
-    from keras_gan.files import cache_folder
+    from keras_gan.files import cache_folder, probe_writable
 
     if jax.config.jax_compilation_cache_dir or not jax.config.jax_enable_compilation_cache:
         return None
     folder = folder or os.path.join(cache_folder(), "jax_compilation")
-    try:  # a file made and removed: os.access passes for root on read-only mounts
+    try:
         os.makedirs(folder, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".probe_", dir=folder)
-        os.close(fd)
-        os.remove(probe)
+        probe_writable(folder)
     except OSError:
         return None
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:

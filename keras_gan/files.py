@@ -30,6 +30,20 @@ def cache_folder():
     return os.environ.get("KERAS_GAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "keras_gan")
 
 
+def probe_writable(folder):
+    """Makes and removes a file in ``folder``; raises ``OSError`` where that fails.
+
+    Not ``os.access``: root passes that check on read-only mounts and ``/proc``.
+
+    Example:
+
+    >>> probe_writable(tempfile.mkdtemp())
+    """
+    fd, probe = tempfile.mkstemp(prefix=".keras_gan_probe_", dir=folder)
+    os.close(fd)
+    os.remove(probe)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside ``path``; renames it to ``path`` if the block succeeds.

@@ -152,7 +152,8 @@ def _one(recipe, epochs, home, out_dir, caches, backend=None):
         args += list(PREVIOUS)
     cmd = _command() + args
     fresh = not os.listdir(home)
-    jax_cache = os.path.join(home, ".cache", "keras_gan", "jax_compilation")
+    cache = os.path.join(home, ".cache", "keras_gan")  # keras-gan's cache folder in that HOME
+    jax_cache = os.path.join(cache, "jax_compilation")
     started = time.time()
     proc = subprocess.run(cmd, env=_env(home), capture_output=True, text=True)
     ended = time.time()
@@ -163,7 +164,7 @@ def _one(recipe, epochs, home, out_dir, caches, backend=None):
             "command": "keras-gan " + " ".join(args[:1] + args[3:]),  # without --output and its scratch folder
             "seconds": ended - started, "phases": _phases(out_dir, started, ended),
             "data_prepared_in_home": os.path.isdir(os.path.join(home, "tensorflow_datasets")),
-            "form_cache_in_home": os.path.isdir(os.path.join(home, ".cache", "keras_gan")),
+            "form_cache_in_home": os.path.isdir(cache),
             "jax_programs_in_home": len(os.listdir(jax_cache)) if os.path.isdir(jax_cache) else 0}
 
 

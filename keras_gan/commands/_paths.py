@@ -6,9 +6,9 @@ stderr) naming the option, the path and what is wrong with it.
 
 import contextlib
 import os
-import tempfile
 
 from keras_gan.errors import UsageError
+from keras_gan.files import probe_writable
 
 
 def _first_line(error):
@@ -24,11 +24,8 @@ def output_dir(flag, path):
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise UsageError(f"{flag} {path!r} cannot be created: {e.strerror}.") from None
-    # A file made and removed, not os.access: root passes that check on read-only mounts and /proc.
     try:
-        fd, probe = tempfile.mkstemp(prefix=".keras_gan_probe_", dir=path)
-        os.close(fd)
-        os.remove(probe)
+        probe_writable(path)
     except OSError as e:
         raise UsageError(f"{flag} {path!r} is not writable: {e.strerror}.") from None
     return path
