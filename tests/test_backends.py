@@ -199,7 +199,7 @@ print(keras.backend.backend(), ",".join(loaded) or "-")
 """
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("torch", marks=pytest.mark.slow)])
 def test_commands_import_keras_without_its_unused_extras(backend):
     """backends.import_keras (what every command's start uses) skips Keras' and TensorFlow's optional imports
     of scikit-learn, pandas, matplotlib and JAX; a plain ``import keras`` in the same environment loads them, so

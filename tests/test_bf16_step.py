@@ -67,7 +67,9 @@ print(json.dumps(report))
 """
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax", pytest.param("torch", marks=pytest.mark.slow)])
+# JAX and torch run the step in a subprocess on an emulated bfloat16 CPU path (20 s and more): slow.
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.slow),
+                                     pytest.param("torch", marks=pytest.mark.slow)])
 def test_bfloat16_step_matches_float32_step(backend):
     if backend != "tensorflow":
         pytest.importorskip(backend)
@@ -158,6 +160,7 @@ print(json.dumps({"planted": planted, "step": traced(False), "stock": traced(Tru
 """
 
 
+@pytest.mark.slow  # a JAX subprocess tracing three steps (about 18 s on 2 cores)
 def test_jax_bfloat16_step_has_no_cast_round_trips_and_keeps_statistics_in_float32():
     """Issue 25's mixed-bfloat16 rules, read from the JAX step's jaxpr (what XLA compiles), with the convolution
     forms the accelerators' static rule picks: every convolution runs on bfloat16 operands; the losses' and batch

@@ -215,6 +215,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # two JAX subprocesses (about 34 s on 2 cores); the forms themselves are checked above
 def test_layers_and_a_keras_file_on_the_jax_backend(tmp_path):
     """On JAX the fast layers equal the stock ones, and a `.keras` written with Keras' own ops
     (KERAS_GAN_CONV_FORMS=plain, as before this change) samples the same with the forms."""
