@@ -113,16 +113,19 @@ def choices():
 
 
 # ------------------------------------------------------------------ the forms
-def _subpixel_transpose(x, w):
+def _subpixel_transpose(x, w, like=None):
     """``conv2d_transpose(x, w, stride 2, SAME)`` as a stride-1 convolution plus ``depth_to_space``."""
-    offsets, kernel = _subpixel_kernel(w)
+    offsets, kernel = _subpixel_kernel(w, like)
     lo, hi = -offsets[0], offsets[-1]
     x = tf.pad(x, [[0, 0], [lo, hi], [lo, hi], [0, 0]])
     return tf.nn.depth_to_space(tf.nn.conv2d(x, kernel, 1, "VALID"), 2)
 
 
-def _subpixel_kernel(w):
+def _subpixel_kernel(w, like=None):
     """The window offsets and the stride-1 kernel ``[n, n, in, 4 * out]`` of the sub-pixel form of ``w`` ``[k, k, out, in]``.
+
+    ``like`` (optional, the transposed convolution's output): its ``out`` is read from ``like``'s runtime shape
+    (the same number), which gives ``like``'s op the control edge that :func:`conv2d` needs.
 
     Rebuilt from ``w`` at every call (the layer keeps the stock kernel): one ``[k*k, out, in] -> [k*k, in, out]``
     transpose, one gather of whole ``[in, out]`` taps (a zero tap appended for the taps no phase uses) and a
@@ -136,7 +139,8 @@ def _subpixel_kernel(w):
     w_t = tf.transpose(tf.reshape(w, (k * k, out_ch, in_ch)), (0, 2, 1))
     w_t = tf.pad(w_t, [[0, 1], [0, 0], [0, 0]])  # [k*k + 1, in, out]
     kernel = tf.transpose(tf.gather(w_t, taps, axis=0), (0, 1, 4, 2, 3, 5))  # [n, n, in, 2(ru), 2(rv), out]
-    return offsets, tf.reshape(kernel, (n, n, in_ch, 4 * out_ch))
+    shape = (n, n, in_ch, 4 * out_ch) if like is None else tf.concat([[n, n, in_ch], 4 * _runtime_shape(like)[3:]], 0)
+    return offsets, tf.reshape(kernel, shape)
 
 
 def _patches(x, k):
@@ -160,8 +164,17 @@ def _plain_conv(x, w):
     return tf.nn.conv2d(x, w, 2, "SAME")
 
 
-def _plain_transpose(x, w, out_hw):
-    shape = tf.stack([tf.shape(x)[0], out_hw[0], out_hw[1], w.shape[2]])
+def _runtime_shape(x):
+    """A ``Shape`` op on ``x`` even where its shape is static (``tf.shape`` then gives a constant): grappler folds
+    it into a constant with a control edge from ``x``'s op (see :func:`conv2d`)."""
+    return tf.raw_ops.Shape(input=x)
+
+
+def _plain_transpose(x, w, out_hw, like=None):
+    if like is None:
+        shape = tf.stack([tf.shape(x)[0], out_hw[0], out_hw[1], w.shape[2]])
+    else:  # the input gradient of a convolution whose input is `like`: see conv2d
+        shape = _runtime_shape(like)
     return tf.nn.conv2d_transpose(x, w, shape, 2, "SAME")
 
 
@@ -181,7 +194,7 @@ def _gemm_filter_grad(x, w, dy):
 
 _FORMS = {
     "conv": {"plain": _plain_conv, "gemm": _gemm_conv},
-    "transpose": {"plain": _plain_transpose, "subpixel": lambda x, w, out_hw: _subpixel_transpose(x, w)},
+    "transpose": {"plain": _plain_transpose, "subpixel": lambda x, w, out_hw, like=None: _subpixel_transpose(x, w, like)},
     "filter_grad": {"op": _filter_grad, "gemm": _gemm_filter_grad},
 }
 _STOCK = {"conv": "plain", "transpose": "plain", "filter_grad": "op"}
@@ -301,17 +314,27 @@ def conv2d(x, w):
         y = _FORMS["conv"][forward](x, w)
 
         def grad(dy):
-            return conv2d_transpose(dy, w, in_hw), _FORMS["filter_grad"][filter_grad](x, w, dy)
+            # The input gradient reads a size from x's runtime shape, as TensorFlow's own Conv2D gradient does (the
+            # plain form its output shape, the sub-pixel form its kernel's channels: the same numbers). Grappler
+            # folds that Shape into a constant with a control edge from x's op, and the edge keeps its remapper off
+            # a bug: in its second pass it fuses a LeakyRelu into the _FusedConv2D before it (Conv2D + BiasAdd,
+            # fused in the first pass) although the gradient's LeakyReluGrad still reads that node, and prints
+            # "remapper failed: ... Mutation::Apply error: fanout ... exist for missing node .../BiasAdd" at every
+            # trace (also reported with stock Keras layers: jrayzhang6/CFR-RL#7). A LeakyRelu with a control edge is
+            # not fused. Without it, a discriminator whose second convolution took the matrix-product filter
+            # gradient (the AVX2 machines' choice) printed that line in every run.
+            return conv2d_transpose(dy, w, in_hw, like=x), _FORMS["filter_grad"][filter_grad](x, w, dy)
 
         return y, grad
 
     return op(x, w)
 
 
-def conv2d_transpose(x, w, out_hw):
+def conv2d_transpose(x, w, out_hw, like=None):
     """Stride-2 SAME transposed convolution of NHWC ``x`` with ``w`` ``[k, k, out, in]`` to spatial size ``out_hw``.
 
-    Same result as ``tf.nn.conv2d_transpose``.
+    Same result as ``tf.nn.conv2d_transpose``. ``like`` (optional): a tensor of the output's shape whose
+    runtime shape the plain form reads (the input of the convolution whose input gradient this is).
     """
     out_hw = tuple(int(s) for s in out_hw)
     forward = _choose("transpose", x, w, out_hw)
@@ -321,11 +344,11 @@ def conv2d_transpose(x, w, out_hw):
     backward = _choose("conv", y_like, w)
     filter_grad = _choose("filter_grad", y_like, w)
     if (forward, backward, filter_grad) == ("plain", "plain", "op"):
-        return _plain_transpose(x, w, out_hw)
+        return _plain_transpose(x, w, out_hw, like)
 
     @tf.custom_gradient
     def op(x, w):
-        y = _FORMS["transpose"][forward](x, w, out_hw)
+        y = _FORMS["transpose"][forward](x, w, out_hw, like)
 
         def grad(dy):
             return conv2d(dy, w), _FORMS["filter_grad"][filter_grad](dy, w, x)
