@@ -303,7 +303,12 @@ from keras_gan.kernels import _tf as _conv
 # custom gradient.
 forms = {"conv": "plain", "transpose": sys.argv[1], "filter_grad": sys.argv[2]}
 _conv._choose = lambda primitive, x, w, out_hw=None: forms[primitive]
-d = networks.dcgan_discriminator((8, 8, 1), base_filters=8, num_upsamplings=2)
+if sys.argv[3] == "vae_encoder":  # stock Conv2D + LeakyReLU, then Flatten
+    from keras_gan.models import vae
+    d = vae.vae_encoder((8, 8, 1), latent_dim=4)
+else:  # "batch_norm" or "no_batch_norm" (then conv2 has a bias and LeakyReLU, then Flatten)
+    d = networks.dcgan_discriminator((8, 8, 1), base_filters=8, num_upsamplings=2,
+                                     batch_norm=sys.argv[3] == "batch_norm")
 rng = np.random.default_rng(0)
 real, fake = (tf.constant(rng.uniform(-1, 1, (4, 8, 8, 1)).astype("float32")) for _ in range(2))
 
@@ -320,17 +325,35 @@ print("loss", float(step(real, fake)))
 """
 
 
-@pytest.mark.parametrize("transpose,filter_grad", [("plain", "gemm"), ("subpixel", "op"), ("plain", "op")])
-def test_custom_gradient_forms_keep_grappler_remapper_quiet(transpose, filter_grad):
-    """A discriminator step whose second convolution runs conv2d's custom gradient prints no "remapper failed"
-    (grappler's second remapper pass fused conv1's LeakyRelu although its gradient still read the fused node;
-    see conv2d in keras_gan/kernels/_tf.py). The stock forms (plain, op) are the control: they never printed it."""
+@pytest.mark.parametrize("transpose,filter_grad,model", [
+    ("plain", "gemm", "batch_norm"), ("subpixel", "op", "batch_norm"), ("plain", "op", "batch_norm"),
+    ("plain", "op", "no_batch_norm"), ("plain", "op", "vae_encoder"),
+])
+def test_custom_gradient_forms_keep_grappler_remapper_quiet(transpose, filter_grad, model):
+    """A training step prints no "remapper failed" (grappler's second remapper pass fused a LeakyRelu into the
+    convolution before it although the LeakyRelu's gradient still read the fused node): a discriminator whose
+    second convolution runs conv2d's custom gradient (see conv2d in keras_gan/kernels/_tf.py; the stock forms
+    never printed it), and a convolution with bias and LeakyReLU before Flatten, in a discriminator without batch
+    norm and in the VAE's encoder (see keras_gan.networks.Flatten)."""
     import subprocess
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the line is a C++ ERROR log
-    out = subprocess.run([sys.executable, "-c", _REMAPPER_SCRIPT, transpose, filter_grad], capture_output=True, text=True,
-                         env=env, timeout=300)
+    out = subprocess.run([sys.executable, "-c", _REMAPPER_SCRIPT, transpose, filter_grad, model],
+                         capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "loss" in out.stdout
     assert "remapper failed" not in out.stderr, out.stderr[-2000:]
+
+
+def test_flatten_equals_keras_flatten_and_round_trips():
+    """networks.Flatten: Keras' values in training and inference, and its config makes the same layer."""
+    x = tf.constant(np.random.default_rng(2).normal(size=(3, 4, 4, 5)).astype("float32"))
+    layer = networks.Flatten(name="f")
+    want = keras.layers.Flatten()(x)
+    for training in (True, False):
+        np.testing.assert_array_equal(layer(x, training=training), want)
+    ops_in = _graph_ops(lambda t: layer(t, training=True), tf.TensorSpec((3, 4, 4, 5)))
+    assert "Shape" in ops_in  # the batch size read at run time (what gives the LeakyRelu its control edge)
+    again = networks.Flatten.from_config(layer.get_config())
+    assert isinstance(again, networks.Flatten) and again.name == "f"

@@ -151,8 +151,8 @@ def peak_rss_mb():
 def _plain_keras_copy(model):
     """A copy of a keras-gan network built from stock Keras layers only (fresh weights).
 
-    ``FusedBatchNormalization`` / ``FastConv2D`` / ``FastConv2DTranspose``
-    become ``BatchNormalization`` / ``Conv2D`` / ``Conv2DTranspose`` with the
+    ``FusedBatchNormalization`` / ``FastConv2D`` / ``FastConv2DTranspose`` / ``Flatten``
+    become ``BatchNormalization`` / ``Conv2D`` / ``Conv2DTranspose`` / ``Flatten`` with the
     same config: the ``keras-plain`` rows of the benchmark, the "before" of
     those layers, measured in the same run.
     """
@@ -164,6 +164,7 @@ def _plain_keras_copy(model):
         networks.FusedBatchNormalization: keras.layers.BatchNormalization,
         networks.FastConv2D: keras.layers.Conv2D,
         networks.FastConv2DTranspose: keras.layers.Conv2DTranspose,
+        networks.Flatten: keras.layers.Flatten,
     }
 
     def clone(layer):

@@ -198,6 +198,8 @@ def _direct_function(layer):
     import torch
     import torch.nn.functional as F
 
+    from keras_gan import networks  # its Flatten runs Keras' ops on torch
+
     policy = layer.dtype_policy
     if (policy.compute_dtype != "float32" or policy.variable_dtype != "float32"
             or getattr(policy, "quantization_mode", None) is not None or getattr(layer, "lora_enabled", False)):
@@ -221,7 +223,7 @@ def _direct_function(layer):
     if kind is keras.layers.Reshape:
         target = tuple(-1 if d is None else d for d in layer.target_shape)
         return lambda x, training: torch.reshape(x, (x.shape[0],) + target)
-    if kind is keras.layers.Flatten and not layer._channels_first:
+    if kind in (keras.layers.Flatten, networks.Flatten) and not layer._channels_first:
         return lambda x, training: torch.reshape(x, (x.shape[0], math.prod(x.shape[1:]) if x.dim() > 1 else 1))
     if kind is keras.layers.ReLU and layer.negative_slope == 0 and layer.max_value is None and layer.threshold == 0:
         return lambda x, training: F.relu(x)

@@ -81,6 +81,39 @@ def _label_embedding(num_classes, dim, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
+class Flatten(layers.Flatten):
+    """``keras.layers.Flatten`` that, on TensorFlow while training, reads the batch size at run time.
+
+    The same values as the Keras layer (which it subclasses). Behind a convolution with a bias and a LeakyReLU
+    (the VAE's encoder, a discriminator without batch norm), TensorFlow 2.21's grappler remapper, in its second
+    pass, fuses the LeakyRelu into the ``_FusedConv2D`` before it although the gradient's ``LeakyReluGrad`` still
+    reads that node, and prints "remapper failed: ... Mutation::Apply error" at every trace (also reported with
+    stock Keras layers: jrayzhang6/CFR-RL#7). A LeakyRelu with a control edge is left alone; a ``Shape`` op on
+    it, folded by grappler into a constant with such an edge, gives it one, as a convolution's own gradient does
+    (``keras_gan.kernels._tf.conv2d``). Keras' layer computes the batch size from the static shape, so no
+    ``Shape`` op is left. Inference, export and the other backends take Keras' own path.
+
+    Args:
+        **kwargs: as for ``keras.layers.Flatten``.
+
+    Example:
+
+    >>> tuple(Flatten()(ops.ones((2, 4, 4, 3)), training=True).shape)
+    (2, 48)
+    """
+
+    def call(self, inputs, training=None):
+        if not training or keras.backend.backend() != "tensorflow" or self._channels_first or len(inputs.shape) < 2:
+            return super().call(inputs)
+        import tensorflow as tf
+
+        rest = inputs.shape[1:]
+        flat = math.prod(rest) if all(d is not None for d in rest) else -1
+        batch = tf.raw_ops.Shape(input=inputs)[0]  # raw: tf.shape of a static shape is a constant, without the edge
+        return tf.reshape(inputs, tf.stack([batch, flat]))
+
+
+@keras.saving.register_keras_serializable(package="keras_gan")
 class FusedBatchNormalization(layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` that runs TensorFlow's fused kernel.
 
@@ -506,7 +539,7 @@ def dcgan_discriminator(
             x = _batch_norm(synchronized_batch_norm, f"conv{i + 1}_bn")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i + 1}_lrelu")(x)
         width *= 2
-    x = layers.Flatten(name="flatten")(x)
+    x = Flatten(name="flatten")(x)
     return _head(images, x, spectral_norm, num_classes, num_packed, name, _init())
 
 
