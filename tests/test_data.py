@@ -95,3 +95,16 @@ def test_bad_names_and_sizes():
         data.load("digits", batch_size=0)
     with pytest.raises(UsageError, match="larger than the 360 examples"):
         data.training_dataset("digits", split="test", batch_size=400)
+
+
+def test_num_classes_does_not_prepare_the_data(tmp_path):
+    """A conditional run asks for the classes before it sets TensorFlow's threads; preparing the data there ran
+    TensorFlow ops first, and `keras-gan train --config cdcgan_digits` on a new machine warned that
+    train.intra_op_threads was not applied."""
+    import tensorflow_datasets as tfds
+
+    assert data.num_classes("digits", data_dir=str(tmp_path)) == 10
+    assert not tfds.builder("digits", data_dir=str(tmp_path)).is_prepared()
+    assert data.num_classes("mnist", data_dir=str(tmp_path)) == 10  # declared by its builder: no download needed
+    with pytest.raises(UsageError, match="Unknown dataset 'nope'"):
+        data.num_classes("nope", data_dir=str(tmp_path))

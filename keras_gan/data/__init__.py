@@ -238,14 +238,29 @@ def _builder(name, directory=None):
         return _prepared_builder(name, directory)
 
 
-def _prepared_builder(name, directory):
+def _named_builder(name, directory):
+    """The tfds builder of ``name`` in ``directory``, prepared or not (its ``info`` needs no data)."""
     try:
-        builder = tfds.builder(name, data_dir=directory)
+        return tfds.builder(name, data_dir=directory)
     except tfds.core.registered.DatasetNotFoundError:
         raise UsageError(
             f"Unknown dataset {name!r}: expected 'digits', 'mnist5k', 'folder', one of {sorted(MIXTURES)}, or a "
             "tensorflow-datasets image dataset name (see tfds.list_builders())."
         ) from None
+
+
+def _declared_features(name, directory=None):
+    """The features ``name``'s builder declares, without preparing the data.
+
+    Preparing runs TensorFlow ops, and ``keras-gan train`` asks for the classes before it sets TensorFlow's
+    threads (``train.intra_op_threads``), which apply only before the first op.
+    """
+    with _no_empty_variant_warning():
+        return _named_builder(name, directory or data_dir()).info.features
+
+
+def _prepared_builder(name, directory):
+    builder = _named_builder(name, directory)
     if not builder.is_prepared():
         if name in LOCAL_DATASETS:
             if name in ("mnist5k", "stacked_mnist"):
@@ -565,7 +580,7 @@ def num_classes(name, data_dir=None, path=None, **folder_options):
             raise UsageError("data.name = 'folder' needs data.path, a directory of PNG/JPEG/BMP/GIF images.")
         _, classes, _ = image_folder.list_images(path)
         return len(classes) or None
-    features = _builder(name, data_dir).info.features
+    features = _declared_features(name, data_dir)
     return features["label"].num_classes if "label" in features else None
 
 
