@@ -139,7 +139,10 @@ def _subpixel_kernel(w, like=None):
     w_t = tf.transpose(tf.reshape(w, (k * k, out_ch, in_ch)), (0, 2, 1))
     w_t = tf.pad(w_t, [[0, 1], [0, 0], [0, 0]])  # [k*k + 1, in, out]
     kernel = tf.transpose(tf.gather(w_t, taps, axis=0), (0, 1, 4, 2, 3, 5))  # [n, n, in, 2(ru), 2(rv), out]
-    shape = (n, n, in_ch, 4 * out_ch) if like is None else tf.concat([[n, n, in_ch], 4 * _runtime_shape(like)[3:]], 0)
+    if like is None:
+        shape = (n, n, in_ch, 4 * out_ch)
+    else:  # the same numbers, 4 * out_ch read from like's runtime shape
+        shape = tf.concat([[n, n, in_ch], 4 * _runtime_shape(like)[3:]], 0)
     return offsets, tf.reshape(kernel, shape)
 
 
@@ -165,8 +168,17 @@ def _plain_conv(x, w):
 
 
 def _runtime_shape(x):
-    """A ``Shape`` op on ``x`` even where its shape is static (``tf.shape`` then gives a constant): grappler folds
-    it into a constant with a control edge from ``x``'s op (see :func:`conv2d`)."""
+    """A ``Shape`` op on ``x`` even where its shape is static (``tf.shape`` then gives a constant).
+
+    Grappler folds it into a constant with a control edge from ``x``'s op, as it folds the ``ShapeN`` of
+    TensorFlow's own Conv2D gradient, and that edge keeps its remapper off a bug (TensorFlow 2.21): in its second
+    pass it fuses a LeakyRelu into the ``_FusedConv2D`` before it (Conv2D + BiasAdd, fused in the first pass)
+    although the gradient's LeakyReluGrad still reads that node, and prints "remapper failed: ...
+    Mutation::Apply error: fanout ... exist for missing node .../BiasAdd" at every trace (also reported with stock
+    Keras layers: jrayzhang6/CFR-RL#7). A LeakyRelu with a control edge is not fused. Used where a LeakyRelu's
+    output is read by something whose gradient has no ``Shape`` of it: :func:`conv2d`'s custom gradient and
+    :class:`keras_gan.networks.Flatten`.
+    """
     return tf.raw_ops.Shape(input=x)
 
 
@@ -194,7 +206,8 @@ def _gemm_filter_grad(x, w, dy):
 
 _FORMS = {
     "conv": {"plain": _plain_conv, "gemm": _gemm_conv},
-    "transpose": {"plain": _plain_transpose, "subpixel": lambda x, w, out_hw, like=None: _subpixel_transpose(x, w, like)},
+    "transpose": {"plain": _plain_transpose,
+                  "subpixel": lambda x, w, out_hw, like=None: _subpixel_transpose(x, w, like)},
     "filter_grad": {"op": _filter_grad, "gemm": _gemm_filter_grad},
 }
 _STOCK = {"conv": "plain", "transpose": "plain", "filter_grad": "op"}
@@ -314,15 +327,10 @@ def conv2d(x, w):
         y = _FORMS["conv"][forward](x, w)
 
         def grad(dy):
-            # The input gradient reads a size from x's runtime shape, as TensorFlow's own Conv2D gradient does (the
-            # plain form its output shape, the sub-pixel form its kernel's channels: the same numbers). Grappler
-            # folds that Shape into a constant with a control edge from x's op, and the edge keeps its remapper off
-            # a bug: in its second pass it fuses a LeakyRelu into the _FusedConv2D before it (Conv2D + BiasAdd,
-            # fused in the first pass) although the gradient's LeakyReluGrad still reads that node, and prints
-            # "remapper failed: ... Mutation::Apply error: fanout ... exist for missing node .../BiasAdd" at every
-            # trace (also reported with stock Keras layers: jrayzhang6/CFR-RL#7). A LeakyRelu with a control edge is
-            # not fused. Without it, a discriminator whose second convolution took the matrix-product filter
-            # gradient (the AVX2 machines' choice) printed that line in every run.
+            # The input gradient reads a size from x's runtime shape (_runtime_shape), as TensorFlow's own Conv2D
+            # gradient does: the plain form its output shape, the sub-pixel form its kernel's channels (the same
+            # numbers). Without it, a discriminator whose second convolution took a non-stock form (the AVX2
+            # machines' choice) printed grappler's "remapper failed" in every run.
             return conv2d_transpose(dy, w, in_hw, like=x), _FORMS["filter_grad"][filter_grad](x, w, dy)
 
         return y, grad
@@ -333,8 +341,8 @@ def conv2d(x, w):
 def conv2d_transpose(x, w, out_hw, like=None):
     """Stride-2 SAME transposed convolution of NHWC ``x`` with ``w`` ``[k, k, out, in]`` to spatial size ``out_hw``.
 
-    Same result as ``tf.nn.conv2d_transpose``. ``like`` (optional): a tensor of the output's shape whose
-    runtime shape the plain form reads (the input of the convolution whose input gradient this is).
+    Same result as ``tf.nn.conv2d_transpose``. ``like`` (optional): a tensor of the output's shape (the input
+    of the convolution whose input gradient this is), whose runtime shape every form reads (:func:`_runtime_shape`).
     """
     out_hw = tuple(int(s) for s in out_hw)
     forward = _choose("transpose", x, w, out_hw)

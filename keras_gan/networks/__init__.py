@@ -84,14 +84,11 @@ def _label_embedding(num_classes, dim, name):
 class Flatten(layers.Flatten):
     """``keras.layers.Flatten`` that, on TensorFlow while training, reads the batch size at run time.
 
-    The same values as the Keras layer (which it subclasses). Behind a convolution with a bias and a LeakyReLU
-    (the VAE's encoder, a discriminator without batch norm), TensorFlow 2.21's grappler remapper, in its second
-    pass, fuses the LeakyRelu into the ``_FusedConv2D`` before it although the gradient's ``LeakyReluGrad`` still
-    reads that node, and prints "remapper failed: ... Mutation::Apply error" at every trace (also reported with
-    stock Keras layers: jrayzhang6/CFR-RL#7). A LeakyRelu with a control edge is left alone; a ``Shape`` op on
-    it, folded by grappler into a constant with such an edge, gives it one, as a convolution's own gradient does
-    (``keras_gan.kernels._tf.conv2d``). Keras' layer computes the batch size from the static shape, so no
-    ``Shape`` op is left. Inference, export and the other backends take Keras' own path.
+    The same values as the Keras layer (which it subclasses). Keras' layer takes the batch size from the static
+    shape, so nothing in the step reads the shape of its input; behind a convolution with a bias and a LeakyReLU
+    (the VAE's encoder, a discriminator without batch norm) TensorFlow 2.21's grappler then prints "remapper
+    failed" at every trace. A ``Shape`` op on the input keeps it quiet (why: ``_runtime_shape`` in
+    ``keras_gan/kernels/_tf.py``). Inference, export and the other backends take Keras' own path.
 
     Args:
         **kwargs: as for ``keras.layers.Flatten``.
@@ -107,10 +104,11 @@ class Flatten(layers.Flatten):
             return super().call(inputs)
         import tensorflow as tf
 
+        from keras_gan.kernels import _tf as _conv
+
         rest = inputs.shape[1:]
         flat = math.prod(rest) if all(d is not None for d in rest) else -1
-        batch = tf.raw_ops.Shape(input=inputs)[0]  # raw: tf.shape of a static shape is a constant, without the edge
-        return tf.reshape(inputs, tf.stack([batch, flat]))
+        return tf.reshape(inputs, tf.stack([_conv._runtime_shape(inputs)[0], flat]))
 
 
 @keras.saving.register_keras_serializable(package="keras_gan")
