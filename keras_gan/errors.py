@@ -11,3 +11,7 @@ class UsageError(ValueError):
 
 class DatasetNotPreparedError(UsageError):
     """A tensorflow-datasets dataset that has not been downloaded and prepared here."""
+
+
+class DatasetDamagedError(UsageError):
+    """A prepared tensorflow-datasets dataset whose files are missing or cut short (one keras-gan cannot rebuild)."""

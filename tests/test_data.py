@@ -108,3 +108,72 @@ def test_num_classes_does_not_prepare_the_data(tmp_path):
     assert data.num_classes("mnist", data_dir=str(tmp_path)) == 10  # declared by its builder: no download needed
     with pytest.raises(UsageError, match="Unknown dataset 'nope'"):
         data.num_classes("nope", data_dir=str(tmp_path))
+
+
+def _prepared_digits(tmp_path):
+    """The digits prepared in a private data directory; returns (data_dir, version folder)."""
+    directory = tmp_path / "tfds"
+    x, _ = data.load_arrays("digits", "train", data_dir=str(directory))
+    assert len(x) == 1437
+    (version,) = [p for p in (directory / "digits").iterdir() if p.is_dir()]
+    return directory, version
+
+
+def _break(version, how):
+    shard = next(version.glob("digits-train.tfrecord-*"))
+    if how == "missing shard":
+        shard.unlink()
+    elif how == "truncated shard":
+        shard.write_bytes(shard.read_bytes()[:1000])
+    elif how == "one byte short":
+        shard.write_bytes(shard.read_bytes()[:-1])
+    elif how == "bad dataset_info.json":
+        (version / "dataset_info.json").write_text("{")
+
+
+DAMAGE = ["missing shard", "truncated shard", "one byte short", "bad dataset_info.json"]
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_damaged_prepared_digits_are_prepared_again(tmp_path, capsys, how):
+    """A fault sweep: a prepared digits folder with a shard missing or cut short, or an unreadable
+    dataset_info.json, ended `keras-gan train` in a TensorFlow traceback from inside fit (or from tfds).
+    The embedded data sets are rebuilt from the package's copy, with one line that says why."""
+    directory, version = _prepared_digits(tmp_path)
+    capsys.readouterr()
+    _break(version, how)
+    assert data.num_classes("digits", data_dir=str(directory)) == 10  # reads the declaration, repairs nothing
+    x, y = data.load_arrays("digits", "train", data_dir=str(directory))
+    reference, reference_y = data.load_arrays("digits", "train")
+    np.testing.assert_array_equal(x, reference)  # every example back, in the same order
+    np.testing.assert_array_equal(y, reference_y)
+    err = capsys.readouterr().err
+    damaged = [line for line in err.splitlines() if "is damaged" in line]
+    assert len(damaged) == 1 and str(directory) in damaged[0] and "Traceback" not in err, err
+    assert sorted(p.name for p in (directory / "digits").iterdir()) == [version.name]  # no leftover copy
+    data.load_arrays("digits", "train", data_dir=str(directory))
+    assert "is damaged" not in capsys.readouterr().err  # repaired once
+
+
+def test_intact_prepared_data_is_not_called_damaged(tmp_path):
+    """The size check against dataset_info.json holds for tfds's own files (both splits)."""
+    import tensorflow_datasets as tfds
+
+    directory, _ = _prepared_digits(tmp_path)
+    data.load_arrays("digits", "test", data_dir=str(directory))
+    assert data._damage(tfds.builder("digits", data_dir=str(directory))) is None
+
+
+@pytest.mark.parametrize("how", ["truncated shard", "bad dataset_info.json"])
+def test_damaged_downloaded_dataset_is_one_error_and_kept(tmp_path, monkeypatch, how):
+    """A data set keras-gan cannot rebuild offline (here the digits, treated as one) is refused with one line
+    naming its folder; its files are left as they are."""
+    directory, version = _prepared_digits(tmp_path)
+    _break(version, how)
+    before = sorted(p.name for p in version.iterdir())
+    monkeypatch.setattr(data, "LOCAL_DATASETS", ())
+    from keras_gan.errors import DatasetDamagedError
+
+    with pytest.raises(DatasetDamagedError, match=r"The prepared 'digits' data set in .* is damaged \(.*\); delete"):
+        data.load("digits", data_dir=str(directory))
+    assert sorted(p.name for p in version.iterdir()) == before

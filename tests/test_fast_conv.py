@@ -230,6 +230,20 @@ def test_autotune_takes_the_measured_fastest_form_and_caches_it(autotune, monkey
     assert _conv._choose("conv", x, w) == "gemm"
 
 
+@pytest.mark.parametrize("content", ["[1, 2, 3]", '{"FP": "bogus"}', '{"FP": {"conv|old": "gemm"}', "null"])
+def test_a_cache_file_of_another_shape_is_written_anew(autotune, monkeypatch, content):
+    """A fault sweep: a conv_forms.json holding valid JSON of another shape (a list) ended the first training
+    step in a traceback from the cache write. Any such file now reads as empty and is replaced by the choices."""
+    monkeypatch.setattr(_conv, "_time_forms", lambda primitive, forms, *a: {f: 1.0 for f in forms})
+    (autotune / "conv_forms.json").write_text(content.replace("FP", _conv._fingerprint()))
+    x = tf.TensorSpec((4, 8, 8, 16), tf.float32)
+    assert _conv._choose("conv", x, tf.zeros((5, 5, 16, 32))) == "plain"  # timed, a tie: the stock form
+    with open(autotune / "conv_forms.json") as fh:
+        on_disk = json.load(fh)
+    assert isinstance(on_disk, dict) and list(on_disk) == [_conv._fingerprint()]
+    assert list(on_disk[_conv._fingerprint()].values()) == ["plain"]
+
+
 def test_sampling_chooses_only_forward_forms_and_a_grid_reuses_the_training_batch(autotune, monkeypatch):
     """A generator's samples are never differentiated: ``generate`` chooses (and times) only the transposed
     convolutions' forward forms, not the backward forms a training step needs; and at the training batch it

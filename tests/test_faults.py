@@ -125,6 +125,16 @@ FAULTS = [
     ("`KERAS_GAN_CONV_FORMS=fast keras-gan train`",
      "exit 2 before any work: `KERAS_GAN_CONV_FORMS='fast' is not allowed; expected one of autotune, static, plain.`",
      "test_faults.py::test_bad_conv_forms_variable_is_one_error"),
+    ("a prepared digits (or mnist5k) folder with a shard missing or cut short, or an unreadable "
+     "`dataset_info.json`",
+     "one line naming the folder and the damage; the folder is removed and prepared again from the package's copy",
+     "test_data.py::test_damaged_prepared_digits_are_prepared_again"),
+    ("the same damage to a downloaded tfds data set (`mnist`)",
+     "exit 2: `The prepared 'mnist' data set in DIR is damaged (WHY); delete that folder and prepare it again`; "
+     "its files left as they are", "test_data.py::test_damaged_downloaded_dataset_is_one_error_and_kept"),
+    ("`~/.cache/keras_gan/conv_forms.json` holding JSON of another shape (a list, `null`, a non-object entry)",
+     "read as empty: the forms are timed again and the file written anew (it was a traceback at the first step)",
+     "test_fast_conv.py::test_a_cache_file_of_another_shape_is_written_anew"),
     ("one byte of a checkpoint flipped", "its SHA-256 no longer matches the sidecar: skipped with a warning",
      "test_faults.py::test_flipped_byte_is_caught_by_the_checksum"),
     ("a save that writes a broken file", "caught by reopening it before the rename: not kept, RuntimeError",

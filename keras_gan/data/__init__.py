@@ -3,7 +3,9 @@
 * Any tfds image dataset by name (``mnist``, ``fashion_mnist``, ``cifar10``,
   ``celeb_a``...), once prepared on this machine. A dataset that is not
   prepared fails at once with a message that says how to prepare it (tfds
-  would otherwise try to download it and hang on a machine with no network).
+  would otherwise try to download it and hang on a machine with no network);
+  one whose prepared files are missing or cut short fails with one message
+  naming its folder (the embedded data sets below are prepared again instead).
 * ``digits``: the 1,797 real 8x8 handwritten digits that scikit-learn ships,
   wrapped in a tfds ``GeneratorBasedBuilder`` and prepared locally with no
   network, so the default goes through tfds like every other dataset. Split:
@@ -33,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from keras_gan.errors import DatasetNotPreparedError, UsageError
+from keras_gan.errors import DatasetDamagedError, DatasetNotPreparedError, UsageError
 
 DIGITS_TRAIN_SIZE = 1437
 MNIST5K_TRAIN_PER_CLASS = 400
@@ -256,11 +258,33 @@ def _declared_features(name, directory=None):
     threads (``train.intra_op_threads``), which apply only before the first op.
     """
     with _no_empty_variant_warning():
-        return _named_builder(name, directory or data_dir()).info.features
+        builder, damage = _open_builder(name, directory or data_dir())
+        if builder is None:  # a damaged description: read the code's declaration, from an empty folder
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as empty:
+                return _named_builder(name, empty).info.features
+        return builder.info.features
 
 
 def _prepared_builder(name, directory):
-    builder = _named_builder(name, directory)
+    builder, damage = _open_builder(name, directory)
+    if damage is None and builder.is_prepared():
+        damage = _damage(builder)
+    if damage is not None:
+        folder = builder.data_dir if builder is not None else os.path.join(directory, name)
+        if name not in LOCAL_DATASETS:
+            raise DatasetDamagedError(
+                f"The prepared {name!r} data set in {folder} is damaged ({damage}); delete that folder and "
+                f"prepare it again (`python -c \"import tensorflow_datasets as tfds; "
+                f"tfds.builder('{name}').download_and_prepare()\"` where there is network access)."
+            )
+        import sys
+
+        print(f"the prepared {name} data set in {folder} is damaged ({damage}): removing it",
+              file=sys.stderr, flush=True)
+        _discard(folder if builder is not None else _version_folder(name, directory))
+        builder = _named_builder(name, directory)
     if not builder.is_prepared():
         if name in LOCAL_DATASETS:
             if name in ("mnist5k", "stacked_mnist"):
@@ -284,6 +308,61 @@ def _prepared_builder(name, directory):
                 f"then copy ~/tensorflow_datasets/{name} to {directory} (or set KERAS_GAN_DATA_DIR)."
             )
     return builder
+
+
+def _open_builder(name, directory):
+    """``(builder, None)``, or ``(None, why)`` when tfds cannot read the prepared folder's description."""
+    try:
+        return _named_builder(name, directory), None
+    except UsageError:
+        raise
+    except Exception as err:  # tfds parses dataset_info.json / features.json of a prepared folder as it opens it
+        if not os.path.isdir(os.path.join(directory, name)):
+            raise
+        last = (str(err).strip().splitlines() or [""])[-1].rsplit('}": ', 1)[-1][:160]  # tfds's builder_kwargs off
+        return None, f"tfds cannot read its description: {type(err).__name__}: {last}"
+
+
+def _damage(builder):
+    """Why a prepared data set cannot be read in full, or ``None``.
+
+    A shard that ``dataset_info.json`` lists is missing, or a split's TFRecord files do not hold the bytes it
+    records (its ``num_bytes`` of serialized examples plus TFRecord's 16 bytes of framing per example): a
+    preparation cut short by a full disk, or a file removed by hand. Reads only file sizes. Without this check
+    the run failed at its first epoch with a TensorFlow traceback from inside ``fit``.
+    """
+    if not os.path.isdir(str(builder.data_dir)):  # a remote data_dir (gs://...): left to tfds
+        return None
+    fmt = getattr(builder.info, "file_format", None)
+    framing = 16 if getattr(fmt, "value", fmt) == "tfrecord" else None
+    for split_name, split in builder.info.splits.items():
+        total = 0
+        for path in split.filepaths:
+            try:
+                total += os.path.getsize(str(path))
+            except OSError:
+                return f"{os.path.basename(str(path))} is missing"
+        expected = int(split.num_bytes) + 16 * int(split.num_examples) if framing else None
+        if expected is not None and int(split.num_bytes) and total != expected:
+            return f"its {split_name} split's files hold {total:,} bytes, dataset_info.json records {expected:,}"
+    return None
+
+
+def _version_folder(name, directory):
+    """The folder a local data set's version is prepared in (``directory/name/version``)."""
+    return os.path.join(directory, name, str(tfds.builder_cls(name).VERSION))
+
+
+def _discard(folder):
+    """Removes a damaged prepared folder of a local data set: renamed first, so a crash leaves no half-deleted copy."""
+    import shutil
+
+    folder = str(folder)
+    if not os.path.isdir(folder):
+        return
+    trash = f"{folder}.damaged-{os.getpid()}"
+    os.replace(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 class _no_empty_variant_warning:
@@ -470,6 +549,8 @@ def load(
     Raises:
         UsageError: for an unknown dataset or split, or bad sizes.
         DatasetNotPreparedError: for a tfds dataset that is not prepared here.
+        DatasetDamagedError: for a prepared tfds dataset whose files are missing or cut short (the embedded
+            ``digits``, ``mnist5k`` and ``stacked_mnist`` are prepared again instead).
 
     Example:
 

@@ -91,12 +91,20 @@ def _path(filename):
     return os.path.join(cache_folder(), filename)
 
 
-def _load(filename, fingerprint):
+def _read(filename):
+    """The cache file's ``{machine key: {shape key: form}}``; ``{}`` if it is missing, unreadable or of another shape."""
     try:
         with open(_path(filename)) as fh:
-            return dict(json.load(fh).get(fingerprint, {}))
-    except (OSError, ValueError, AttributeError):
+            everything = json.load(fh)
+    except (OSError, ValueError):
         return {}
+    if not isinstance(everything, dict):
+        return {}
+    return {k: v for k, v in everything.items() if isinstance(v, dict)}
+
+
+def _load(filename, fingerprint):
+    return dict(_read(filename).get(fingerprint, {}))
 
 
 def _save(filename, fingerprint, key, form):
@@ -104,11 +112,7 @@ def _save(filename, fingerprint, key, form):
     target = _path(filename)
     try:
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            with open(target) as fh:
-                everything = json.load(fh)
-        except (OSError, ValueError):
-            everything = {}
+        everything = _read(filename)  # a file of another shape (a list, a damaged entry) is written anew
         everything.setdefault(fingerprint, {})[key] = form
         stem = os.path.splitext(filename)[0]
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{stem}.", suffix=".tmp")
