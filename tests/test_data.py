@@ -177,3 +177,13 @@ def test_damaged_downloaded_dataset_is_one_error_and_kept(tmp_path, monkeypatch,
     with pytest.raises(DatasetDamagedError, match=r"The prepared 'digits' data set in .* is damaged \(.*\); delete"):
         data.load("digits", data_dir=str(directory))
     assert sorted(p.name for p in version.iterdir()) == before
+
+
+def test_a_data_directory_that_is_a_file_is_one_error(tmp_path):
+    """A fault sweep: `~/tensorflow_datasets` as a file ended `keras-gan train` in tfds's NotADirectoryError."""
+    plain = tmp_path / "tensorflow_datasets"
+    plain.write_text("not a folder")
+    with pytest.raises(UsageError, match=r"The data directory '.*tensorflow_datasets' is a file; expected a folder"):
+        data.load("digits", data_dir=str(plain))
+    with pytest.raises(UsageError, match="is a file"):
+        data.num_classes("digits", data_dir=str(plain))

@@ -135,6 +135,12 @@ FAULTS = [
     ("`~/.cache/keras_gan/conv_forms.json` holding JSON of another shape (a list, `null`, a non-object entry)",
      "read as empty: the forms are timed again and the file written anew (it was a traceback at the first step)",
      "test_fast_conv.py::test_a_cache_file_of_another_shape_is_written_anew"),
+    ("`~/tensorflow_datasets` (or `KERAS_GAN_DATA_DIR`) is a file",
+     "exit 2: `The data directory 'PATH' is a file; expected a folder (KERAS_GAN_DATA_DIR or TFDS_DATA_DIR choose "
+     "another).`", "test_data.py::test_a_data_directory_that_is_a_file_is_one_error"),
+    ("the cached digits classifier cut short, or its `.json` unreadable (`keras-gan evaluate`)",
+     "one line naming the cache; the classifier is trained again and the cache written anew",
+     "test_metrics.py::test_an_unreadable_cached_classifier_is_trained_again"),
     ("one byte of a checkpoint flipped", "its SHA-256 no longer matches the sidecar: skipped with a warning",
      "test_faults.py::test_flipped_byte_is_caught_by_the_checksum"),
     ("a save that writes a broken file", "caught by reopening it before the rename: not kept, RuntimeError",

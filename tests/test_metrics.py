@@ -1,7 +1,9 @@
 """Tests of keras_gan.evaluation.metrics and keras_gan.evaluation.features against independent computations."""
 
+import json
 import math
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -353,6 +355,36 @@ def test_digits_classifier_accuracy_and_cache(digits_cache, monkeypatch):
     extractor = features.get_extractor("digits")
     assert extractor.settings()["classifier"]["test_accuracy"] == metadata["test_accuracy"]
     assert not [n for n in os.listdir(directory) if n.startswith(".")]  # no temp files left
+
+
+@pytest.mark.parametrize("damage", ["truncated .keras", "bad .json", ".json a list"])
+def test_an_unreadable_cached_classifier_is_trained_again(digits_cache, tmp_path, capsys, monkeypatch, damage):
+    """A fault sweep: a cut-short cached classifier (`.keras`) or its unreadable `.json` ended `keras-gan
+    evaluate` in a traceback (Keras' "File not found" for a file that is there). The cache is rebuilt instead,
+    with one line naming it; here the retraining is a stub that returns the cached model."""
+    import shutil
+
+    directory, model, metadata = digits_cache
+    copy = tmp_path / "cache"
+    shutil.copytree(directory, copy)
+    keras_file = next(copy.glob("digits_classifier-*.keras"))
+    json_file = keras_file.with_suffix(".json")
+    if damage == "truncated .keras":
+        keras_file.write_bytes(keras_file.read_bytes()[:2000])
+    elif damage == "bad .json":
+        json_file.write_text("[")
+    else:
+        json_file.write_text("[1, 2]")
+    retrained = []
+    monkeypatch.setattr(features, "train_digits_classifier", lambda **kw: retrained.append(kw) or (model, metadata))
+    capsys.readouterr()
+    loaded, loaded_meta = features.load_digits_classifier(str(copy), verbose=0)
+    assert len(retrained) == 1 and loaded_meta == metadata
+    err = capsys.readouterr().err
+    assert err.count("cannot be read") == 1 and "training it again" in err and "Traceback" not in err, err
+    assert zipfile.is_zipfile(keras_file) and json.loads(json_file.read_text()) == metadata  # written anew
+    monkeypatch.setattr(features, "train_digits_classifier", lambda **_: pytest.fail("retrained twice"))
+    features.load_digits_classifier(str(copy), verbose=0)
 
 
 def test_digits_classifier_training_is_deterministic():

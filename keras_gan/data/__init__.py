@@ -242,6 +242,9 @@ def _builder(name, directory=None):
 
 def _named_builder(name, directory):
     """The tfds builder of ``name`` in ``directory``, prepared or not (its ``info`` needs no data)."""
+    if os.path.exists(directory) and not os.path.isdir(directory):  # tfds: NotADirectoryError from makedirs
+        raise UsageError(f"The data directory {directory!r} is a file; expected a folder (KERAS_GAN_DATA_DIR "
+                         "or TFDS_DATA_DIR choose another).")
     try:
         return tfds.builder(name, data_dir=directory)
     except tfds.core.registered.DatasetNotFoundError:

@@ -30,7 +30,9 @@ import collections
 import hashlib
 import json
 import os
+import sys
 import warnings
+import zipfile
 
 import numpy as np
 
@@ -313,7 +315,8 @@ def load_classifier(name, directory=None, epochs=None, seed=0, verbose=1):
     it with the test accuracy and the training settings. The key hashes the
     training data, the classifier version, ``epochs`` and ``seed``; both files
     are written atomically (temp file, then ``os.replace``), the JSON last, so
-    a half-written cache is never read.
+    a half-written cache is never read; one that cannot be read (cut short
+    or replaced since) is trained again, with one line on stderr that names it.
 
     Args:
         name: ``"digits"`` or ``"mnist5k"``.
@@ -334,9 +337,18 @@ def load_classifier(name, directory=None, epochs=None, seed=0, verbose=1):
     stem = os.path.join(directory, f"{name}_classifier-{_cache_key(name, epochs, seed)}")
     model_path, meta_path = stem + ".keras", stem + ".json"
     if os.path.exists(model_path) and os.path.exists(meta_path):
-        with open(meta_path) as f:
-            metadata = json.load(f)
-        return keras.saving.load_model(model_path, compile=False), metadata
+        try:
+            with open(meta_path) as f:
+                metadata = json.load(f)
+            if not isinstance(metadata, dict):
+                raise ValueError(f"{os.path.basename(meta_path)} holds no JSON object")
+            if not zipfile.is_zipfile(model_path):  # Keras would say "File not found"
+                raise ValueError(f"{os.path.basename(model_path)} is not a complete .keras (zip) file")
+            return keras.saving.load_model(model_path, compile=False), metadata
+        except Exception as err:  # a cut-short or foreign file: this cache is rebuilt, as on first use
+            why = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            print(f"the cached {spec['label']} classifier {stem}.* cannot be read ({why}): training it again",
+                  file=sys.stderr, flush=True)
     if verbose:
         print(f"Training the {spec['label']} feature classifier (once; cached in {directory}) ...", flush=True)
     if name == "digits":  # looked up at call time, so a patched train_digits_classifier is the one used
