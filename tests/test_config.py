@@ -203,3 +203,26 @@ def test_cli_layers_that_do_not_fit_the_native_size_exit_2_and_leave_no_run(tmp_
                      "of 'digits': the side must be a multiple of 2**4 = 16; model.num_upsamplings = 1, 2 or 3 "
                      "(or null) fits them, or set data.image_size to a multiple of 16."]
     assert not run.exists()  # no config.yaml, no checkpoint, not even the empty folder
+
+
+def test_train_run_again_without_output_starts_a_new_run_beside_the_last(tmp_path, monkeypatch):
+    """The README's first command run a second time ended in exit 2 ("runs/dcgan_digits already holds a run").
+    Without --output the next free runs/<name>-N is taken instead; nothing is overwritten, and an explicit
+    --output that holds a run is still refused."""
+    import argparse
+
+    from keras_gan.commands import train
+    from keras_gan.errors import UsageError
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    monkeypatch.chdir(tmp_path)
+    assert train._resolve(parser.parse_args([]))[1] == os.path.join("runs", "dcgan_digits")  # a first run
+    for taken in ("dcgan_digits", "dcgan_digits-2"):
+        (tmp_path / "runs" / taken / "checkpoints").mkdir(parents=True)
+        (tmp_path / "runs" / taken / "checkpoints" / "epoch-0001.keras").write_bytes(b"")
+    (tmp_path / "runs" / "dcgan_digits-3").write_text("a file")  # neither a run nor a place for one
+    (tmp_path / "runs" / "dcgan_digits-4").mkdir()  # an empty folder: free
+    assert train._resolve(parser.parse_args([]))[1] == os.path.join("runs", "dcgan_digits-4")
+    with pytest.raises(UsageError, match="already holds a run; pass --resume"):
+        train._resolve(parser.parse_args(["--output", os.path.join("runs", "dcgan_digits")]))

@@ -36,7 +36,8 @@ def add_arguments(parser):
                              "(data_parallel, model_parallel).")
     parser.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
     parser.add_argument("--output", default=None,
-                        help="run directory (default: runs/<config name>).")
+                        help="run directory (default: runs/<config name>, or runs/<config name>-N, the first "
+                             "that holds no run yet).")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --output from its last checkpoint.")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
@@ -81,10 +82,26 @@ def _resolve(args):
         cfg = config_lib.load(args.config or "dcgan_digits")  # no --config: exactly configs/dcgan_digits.yaml
         cfg = config_lib.apply_overrides(cfg, overrides)
         if checkpointing.list_checkpoints(run_dir):
-            raise UsageError(
-                f"--output {run_dir!r} already holds a run; pass --resume to continue it or choose another --output."
-            )
+            if args.output:
+                raise UsageError(
+                    f"--output {run_dir!r} already holds a run; pass --resume to continue it or choose another "
+                    "--output."
+                )
+            run_dir = _next_free_run_dir(run_dir)  # the README's command run again: a new run beside the last
     return cfg, run_dir
+
+
+def _next_free_run_dir(taken):
+    """``taken-2``, ``taken-3``, ...: the first that holds no run and is not a file (nothing is overwritten)."""
+    from keras_gan.training import checkpointing
+
+    n = 2
+    while True:
+        candidate = f"{taken}-{n}"
+        if not (os.path.exists(candidate) and (not os.path.isdir(candidate)
+                                               or checkpointing.list_checkpoints(candidate))):
+            return candidate
+        n += 1
 
 
 def _prepare(cfg, run_dir):
