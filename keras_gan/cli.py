@@ -1,7 +1,8 @@
 """The ``keras-gan`` command line: one entry point, one subcommand per job.
 
 ``keras-gan train | sample | export | evaluate | analyze | bench | launch``; each takes
-``--help``. Bad input gives one line on stderr and exit code 2.
+``--help``. Bad input gives one line on stderr and exit code 2; a full or failing disk one line and exit
+code 74 (sysexits' EX_IOERR).
 """
 
 import argparse
@@ -59,7 +60,42 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"keras-gan {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a full disk or an unwritable folder: the machine's fault, not a bug to trace back
+        why = _storage_fault(e)
+        if why is None:
+            raise
+        print(f"keras-gan {args.command}: error: {why} (files written before are kept; the one being written "
+              "was not kept)", file=sys.stderr)
+        return EXIT_STORAGE
     return int(code or 0)
+
+
+#: Exit code when a file cannot be written for lack of space or permission (sysexits' EX_IOERR).
+EXIT_STORAGE = 74
+
+_STORAGE_ERRNOS = {"ENOSPC": "no space left on device", "EDQUOT": "disk quota exceeded",
+                   "EROFS": "read-only file system", "EFBIG": "file too large", "EIO": "input/output error"}
+
+
+def _storage_fault(error):
+    """One line for an error that a full or failing disk caused (Python's or TensorFlow's), else ``None``.
+
+    Every file keras-gan writes goes to a temporary name first (``keras_gan.files.atomic_path``), so such a fault
+    leaves the earlier files as they were; the traceback added nothing for the user but the message.
+    """
+    import errno
+    import os
+
+    for code, words in _STORAGE_ERRNOS.items():
+        number = getattr(errno, code, None)
+        if isinstance(error, OSError) and number is not None and error.errno == number:
+            where = error.filename or ""
+            if where and not os.path.isdir(where):
+                where = os.path.dirname(where) or where
+            return f"{words} while writing {where!r}" if where else words
+        if os.strerror(number or 0) in str(error) or words in str(error).lower():  # TensorFlow's ops
+            return f"{words} ({type(error).__name__} while writing a file)"
+    return None
 
 
 if __name__ == "__main__":

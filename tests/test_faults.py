@@ -141,6 +141,9 @@ FAULTS = [
     ("the cached digits classifier cut short, or its `.json` unreadable (`keras-gan evaluate`)",
      "one line naming the cache; the classifier is trained again and the cache written anew",
      "test_metrics.py::test_an_unreadable_cached_classifier_is_trained_again"),
+    ("a full disk (`keras-gan train`, `sample`, `export`; tried on a 300 KB tmpfs)",
+     "exit 74 (EX_IOERR): `keras-gan CMD: error: no space left on device ...`; earlier checkpoints and files kept, "
+     "no partial file", "test_faults.py::test_a_full_disk_is_one_line_and_exit_74"),
     ("one byte of a checkpoint flipped", "its SHA-256 no longer matches the sidecar: skipped with a warning",
      "test_faults.py::test_flipped_byte_is_caught_by_the_checksum"),
     ("a save that writes a broken file", "caught by reopening it before the rename: not kept, RuntimeError",
@@ -288,6 +291,46 @@ def test_cli(paths, capsys, case_id, tried, argv, code, text):
     lines = [line for line in err.splitlines() if line.startswith(("keras-gan", "Warning", "warning"))]
     if code == 2:
         assert len([line for line in lines if ": error: " in line]) == 1, err
+
+
+class ResourceExhaustedError(Exception):
+    """Stands for TensorFlow's error of the same name (a SavedModel export onto a full disk)."""
+
+
+@pytest.mark.parametrize("error, line", [
+    (OSError(28, "No space left on device", "{tmp}/full/s.json"), "no space left on device while writing '{tmp}/full'"),
+    (OSError(122, "Disk quota exceeded"), "disk quota exceeded"),
+    (ResourceExhaustedError("{tmp}/x/variables_temp/part-00000; No space left on device"),
+     "no space left on device (ResourceExhaustedError while writing a file)"),
+])
+def test_a_full_disk_is_one_line_and_exit_74(paths, monkeypatch, capsys, error, line):
+    """A fault sweep on a 300 KB tmpfs: `keras-gan train`, `sample` and `export` onto a full disk each ended in a
+    traceback (OSError ENOSPC from Keras' save, TensorFlow's ResourceExhaustedError from SaveV2). Now one line and
+    sysexits' EX_IOERR; here the write is made to fail as the full disk did."""
+    from keras_gan import cli, files
+
+    if isinstance(error, OSError) and error.filename:
+        error.filename = error.filename.format(**paths)
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(files, "write_json", full)
+    out = os.path.join(paths["tmp"], "full", "s.png")
+    assert cli.main(["sample", "--run", paths["run"], "--num", "4", "--out", out]) == cli.EXIT_STORAGE == 74
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"keras-gan sample: error: {line.format(**paths)}" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_other_errors_still_raise(paths, monkeypatch):
+    """Only storage faults become one line: a bug keeps its traceback."""
+    from keras_gan import cli, files
+
+    monkeypatch.setattr(files, "write_json", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["sample", "--run", paths["run"], "--num", "4", "--out", os.path.join(paths["tmp"], "b.png")])
 
 
 def test_bad_conv_forms_variable_is_one_error(monkeypatch, tmp_path, capsys):
