@@ -2,7 +2,7 @@
 
 ``keras-gan train | sample | export | evaluate | analyze | bench | launch``; each takes
 ``--help``. Bad input gives one line on stderr and exit code 2; a full or failing disk one line and exit
-code 74 (sysexits' EX_IOERR).
+code 74 (sysexits' EX_IOERR); too little memory one line and exit code 71 (EX_OSERR).
 """
 
 import argparse
@@ -60,14 +60,44 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"keras-gan {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # a full disk or an unwritable folder: the machine's fault, not a bug to trace back
+    except Exception as e:  # a full disk or too little memory: the machine's limits, not a bug to trace back
         why = _storage_fault(e)
+        if why is not None:
+            print(f"keras-gan {args.command}: error: {why} (files written before are kept; the one being written "
+                  "was not kept)", file=sys.stderr)
+            return EXIT_STORAGE
+        why = _memory_fault(e)
         if why is None:
             raise
-        print(f"keras-gan {args.command}: error: {why} (files written before are kept; the one being written "
-              "was not kept)", file=sys.stderr)
-        return EXIT_STORAGE
+        print(f"keras-gan {args.command}: error: {why}; make the model or the batch smaller (data.image_size, "
+              "data.batch_size, model.base_filters) or use a machine with more memory", file=sys.stderr)
+        return EXIT_MEMORY
     return int(code or 0)
+
+
+#: Exit code when a tensor does not fit in memory (sysexits' EX_OSERR).
+EXIT_MEMORY = 71
+
+_OOM_WORDS = ("OOM when allocating", "RESOURCE_EXHAUSTED: Out of memory", "can't allocate memory",
+              "out of memory")
+
+
+def _memory_fault(error):
+    """One line for an allocation that failed (TensorFlow's, XLA's, PyTorch's or Python's), else ``None``."""
+    import re
+
+    text = str(error)
+    if not (isinstance(error, MemoryError) or any(w in text for w in _OOM_WORDS)):
+        return None
+    shape = re.search(r"shape\[([0-9, ]+)\]", text)
+    if shape:
+        dims = [int(d) for d in shape.group(1).split(",") if d.strip()]
+        size = 4
+        for d in dims:
+            size *= d
+        shown = ", ".join(map(str, dims))
+        return f"out of memory: a tensor of shape [{shown}] ({size / 2**30:,.1f} GiB as float32) does not fit"
+    return f"out of memory ({type(error).__name__})"
 
 
 #: Exit code when a file cannot be written for lack of space or permission (sysexits' EX_IOERR).

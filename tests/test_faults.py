@@ -144,6 +144,10 @@ FAULTS = [
     ("a full disk (`keras-gan train`, `sample`, `export`; tried on a 300 KB tmpfs)",
      "exit 74 (EX_IOERR): `keras-gan CMD: error: no space left on device ...`; earlier checkpoints and files kept, "
      "no partial file", "test_faults.py::test_a_full_disk_is_one_line_and_exit_74"),
+    ("`keras-gan train --set data.image_size=100000` (fits the network, not the memory), on each backend",
+     "exit 71 (EX_OSERR): `out of memory: a tensor of shape [100, 80000000000] (29,802.3 GiB as float32) does not "
+     "fit; make the model or the batch smaller ...`; no run directory left",
+     "test_faults.py::test_out_of_memory_is_one_line_and_exit_71"),
     ("one byte of a checkpoint flipped", "its SHA-256 no longer matches the sidecar: skipped with a warning",
      "test_faults.py::test_flipped_byte_is_caught_by_the_checksum"),
     ("a save that writes a broken file", "caught by reopening it before the rename: not kept, RuntimeError",
@@ -322,6 +326,28 @@ def test_a_full_disk_is_one_line_and_exit_74(paths, monkeypatch, capsys, error, 
     assert "Traceback" not in err
     assert f"keras-gan sample: error: {line.format(**paths)}" in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("error, line", [
+    (ResourceExhaustedError("{{function_node StatelessRandomNormalV2}} OOM when allocating tensor with "
+                            "shape[100,80000000000] and type float on /job:localhost/device:CPU:0"),
+     "out of memory: a tensor of shape [100, 80000000000] (29,802.3 GiB as float32) does not fit"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory: you tried to "
+                  "allocate 32000000000000 bytes"), "out of memory (RuntimeError)"),
+    (MemoryError(), "out of memory (MemoryError)"),
+])
+def test_out_of_memory_is_one_line_and_exit_71(paths, monkeypatch, capsys, error, line):
+    """A fault sweep: `keras-gan train --set data.image_size=100000` (a size that fits the network) ended in a
+    traceback from the first allocation on every backend (TensorFlow's OOM, XLA's RESOURCE_EXHAUSTED, torch's
+    allocator). Now one line with the tensor's size where the error gives it, and what to make smaller."""
+    from keras_gan import cli, files
+
+    monkeypatch.setattr(files, "write_json", lambda *a, **k: (_ for _ in ()).throw(error))
+    out = os.path.join(paths["tmp"], "oom.png")
+    assert cli.main(["sample", "--run", paths["run"], "--num", "4", "--out", out]) == cli.EXIT_MEMORY == 71
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"keras-gan sample: error: {line}; make the model or the batch smaller (data.image_size" in err, err
 
 
 def test_other_errors_still_raise(paths, monkeypatch):

@@ -92,7 +92,7 @@ def _path(filename):
 
 
 def _read(filename):
-    """The cache file's ``{machine key: {shape key: form}}``; ``{}`` if it is missing, unreadable or of another shape."""
+    """The cache file's ``{machine key: {shape key: form}}``; ``{}`` if missing, unreadable or of another shape."""
     try:
         with open(_path(filename)) as fh:
             everything = json.load(fh)
