@@ -123,7 +123,7 @@ def _storage_fault(error):
             if where and not os.path.isdir(where):
                 where = os.path.dirname(where) or where
             return f"{words} while writing {where!r}" if where else words
-        if os.strerror(number or 0) in str(error) or words in str(error).lower():  # TensorFlow's ops
+        if number is not None and os.strerror(number) in str(error):  # TensorFlow's ops quote the OS's text
             return f"{words} ({type(error).__name__} while writing a file)"
     return None
 
