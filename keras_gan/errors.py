@@ -9,6 +9,15 @@ class UsageError(ValueError):
     """
 
 
+def first_line(error, limit=300, empty="(no message)"):
+    """The first line of ``error``'s message, at most ``limit`` characters (``empty`` if it has none).
+
+    For the one-line messages that replace a traceback.
+    """
+    lines = str(error).strip().splitlines()
+    return lines[0][:limit] if lines else empty
+
+
 class DatasetNotPreparedError(UsageError):
     """A tensorflow-datasets dataset that has not been downloaded and prepared here."""
 

@@ -7,13 +7,8 @@ stderr) naming the option, the path and what is wrong with it.
 import contextlib
 import os
 
-from keras_gan.errors import UsageError
+from keras_gan.errors import UsageError, first_line
 from keras_gan.files import probe_writable
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0][:300] if text else "(no message)"
 
 
 def output_dir(flag, path):
@@ -83,4 +78,4 @@ def loading(flag, path, kind):
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except Exception as e:  # noqa: BLE001 -- the whole point: one line, not a traceback
-        raise UsageError(f"{flag} {path!r} is not a readable {kind}: {type(e).__name__}: {_first_line(e)}") from None
+        raise UsageError(f"{flag} {path!r} is not a readable {kind}: {type(e).__name__}: {first_line(e)}") from None

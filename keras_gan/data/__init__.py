@@ -30,6 +30,7 @@ Images come out as float32 in ``[-1, 1]``, NHWC.
 """
 
 import os
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -282,8 +283,6 @@ def _prepared_builder(name, directory):
                 f"prepare it again (`python -c \"import tensorflow_datasets as tfds; "
                 f"tfds.builder('{name}').download_and_prepare()\"` where there is network access)."
             )
-        import sys
-
         print(f"the prepared {name} data set in {folder} is damaged ({damage}): removing it",
               file=sys.stderr, flush=True)
         _discard(folder if builder is not None else _version_folder(name, directory))
@@ -294,7 +293,6 @@ def _prepared_builder(name, directory):
                 mnist5k_file()  # fails with an install hint before tfds starts
             import contextlib
             import io
-            import sys
 
             print(f"preparing the {name} data set in {directory} (once) ...", file=sys.stderr, flush=True)
             tfds.disable_progress_bar()  # its bars write cursor moves even into a log file
@@ -337,7 +335,7 @@ def _damage(builder):
     if not os.path.isdir(str(builder.data_dir)):  # a remote data_dir (gs://...): left to tfds
         return None
     fmt = getattr(builder.info, "file_format", None)
-    framing = 16 if getattr(fmt, "value", fmt) == "tfrecord" else None
+    framing = 16 if getattr(fmt, "value", fmt) == "tfrecord" else 0  # bytes per record; 0: sizes not checked
     for split_name, split in builder.info.splits.items():
         total = 0
         for path in split.filepaths:
@@ -345,8 +343,8 @@ def _damage(builder):
                 total += os.path.getsize(str(path))
             except OSError:
                 return f"{os.path.basename(str(path))} is missing"
-        expected = int(split.num_bytes) + 16 * int(split.num_examples) if framing else None
-        if expected is not None and int(split.num_bytes) and total != expected:
+        expected = int(split.num_bytes) + framing * int(split.num_examples)
+        if framing and int(split.num_bytes) and total != expected:
             return f"its {split_name} split's files hold {total:,} bytes, dataset_info.json records {expected:,}"
     return None
 

@@ -330,6 +330,8 @@ def load_classifier(name, directory=None, epochs=None, seed=0, verbose=1):
     """
     import keras
 
+    from keras_gan.errors import first_line
+
     spec = _classifier_spec(name)
     epochs = spec["epochs"] if epochs is None else int(epochs)
     directory = directory or cache_dir()
@@ -346,7 +348,7 @@ def load_classifier(name, directory=None, epochs=None, seed=0, verbose=1):
                 raise ValueError(f"{os.path.basename(model_path)} is not a complete .keras (zip) file")
             return keras.saving.load_model(model_path, compile=False), metadata
         except Exception as err:  # a cut-short or foreign file: this cache is rebuilt, as on first use
-            why = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            why = first_line(err, 160, type(err).__name__)
             print(f"the cached {spec['label']} classifier {stem}.* cannot be read ({why}): training it again",
                   file=sys.stderr, flush=True)
     if verbose:

@@ -32,7 +32,7 @@ import time
 import typing
 import zipfile
 
-from keras_gan.errors import UsageError
+from keras_gan.errors import UsageError, first_line
 
 CHECKPOINT_RE = re.compile(r"^epoch-(\d{4,})(?:-step-(\d{6,}))?\.keras$")
 KERAS_MEMBERS = ("metadata.json", "config.json", "model.weights.h5")
@@ -295,12 +295,7 @@ def load_keras_file(path, what="checkpoint"):
     try:
         return keras.models.load_model(path)
     except Exception as e:  # a foreign or damaged file: one line, not a traceback
-        raise UsageError(f"{what} {path} does not load: {type(e).__name__}: {_first_line(e)}") from None
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0][:300] if text else "(no message)"
+        raise UsageError(f"{what} {path} does not load: {type(e).__name__}: {first_line(e)}") from None
 
 
 def load_newest(run_dir, candidates=None):

@@ -11,7 +11,7 @@ import contextlib
 import keras
 
 from keras_gan import config as config_lib, data
-from keras_gan.errors import UsageError
+from keras_gan.errors import UsageError, first_line
 from keras_gan.training import callbacks
 from keras_gan.training import checkpointing
 from keras_gan.training import plan as plan_lib
@@ -89,7 +89,7 @@ def make_strategy(name, tpu=None, model_parallel_size=None):
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except Exception as e:  # noqa: BLE001 -- no TPU here or none by that name: ValueError, URLError, OpError...
             where = f"no TPU named {tpu!r}" if tpu else "no local or configured TPU"
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            reason = first_line(e, 200, type(e).__name__)
             raise UsageError(f"train.strategy = 'tpu' found {where} ({reason}); run on a TPU VM or give "
                              "--tpu NAME or grpc://ADDRESS.") from None
         return tf.distribute.TPUStrategy(resolver)
