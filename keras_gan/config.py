@@ -106,9 +106,9 @@ class TrainConfig:
     mixed_precision: typing.Optional[str] = _opt(None, choices=(None, "mixed_float16", "mixed_bfloat16"))
     jit_compile: typing.Optional[bool] = _opt(None, doc="null: the backend's default (JAX jitted, others not)")
     steps_per_execution: int = _opt(
-        1, minimum=1, doc="steps per call of the compiled step; the trainer takes the largest divisor of the "
-                          "epoch's steps not above it, so that a call never spans two epochs (torch: 1, "
-                          "the only count Keras' torch trainer runs)")
+        1, minimum=1, doc="steps per call of the compiled step; the trainer takes the divisor of the epoch's "
+                          "steps nearest to it by ratio (training.runs.execution_steps), so that a call never "
+                          "spans two epochs (torch: 1, the only count Keras' torch trainer runs)")
     intra_op_threads: typing.Optional[int] = _opt(
         None, minimum=1, doc="TensorFlow: threads one op may use (null: TensorFlow's default, one per core); "
                              "1 is faster for small models such as the digits DCGAN (README, Speed)")

@@ -1,6 +1,7 @@
 """train.steps_per_execution and train.intra_op_threads: speed settings that must not change training."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -24,11 +25,24 @@ def _cfg(**train):
 
 
 @pytest.mark.parametrize("cap", [1, 2, 3, 4, 10, 11, 12, 22, 23, 100])
-@pytest.mark.parametrize("steps", [1, 7, 22, 24, 97])
-def test_execution_steps_is_the_largest_divisor_not_above_the_cap(cap, steps):
+@pytest.mark.parametrize("steps", [1, 7, 22, 24, 89, 97, 179, 937])
+def test_execution_steps_is_the_divisor_nearest_the_cap_by_ratio(cap, steps):
     k = runs.execution_steps(cap, steps)
     divisors = [d for d in range(1, steps + 1) if steps % d == 0]  # brute force
-    assert k == max(d for d in divisors if d <= cap)
+    assert steps % k == 0
+    best = min(abs(math.log(d / cap)) for d in divisors)
+    assert abs(math.log(k / cap)) == pytest.approx(best)
+    nearest = [d for d in divisors if abs(math.log(d / cap)) == pytest.approx(best)]
+    assert k == min(nearest)  # a tie goes to the shorter call
+    assert k <= max(cap * cap, cap, 1) or k == steps <= cap
+
+
+def test_execution_steps_runs_the_digits_batch_16_epoch_in_one_call():
+    # 1,437 training digits: 89 steps an epoch at batch 16 (a prime), 179 at batch 8, 44 at batch 32
+    assert runs.execution_steps(22, 89) == 89
+    assert runs.execution_steps(22, 179) == 179
+    assert runs.execution_steps(22, 44) == 22
+    assert runs.execution_steps(22, 937) == 1  # 937 steps a call would be 42x the setting, one is 22x below
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +99,8 @@ def test_intra_op_threads_is_validated():
 
 def test_resume_with_another_steps_per_execution_retraces_the_run(trained, tmp_path):
     # A one-step-per-call run resumed after 5 steps with 11 per call: the rest of epoch 1 (17 steps) runs
-    # one step per call (17 is prime), epoch 2 in 11-step calls; the result is the uninterrupted run's.
+    # in one 17-step call (17 is prime, and 17/11 is nearer 1 than 11/1), epoch 2 in 11-step calls; the
+    # result is the uninterrupted run's.
     run, _ = trained[1]
     dest = tmp_path / "run"
     copy_until(run, dest, 0, 5)
