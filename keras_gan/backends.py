@@ -332,7 +332,8 @@ def use_jax_compilation_cache(folder=None):
 
     JAX's own settings win: with ``JAX_COMPILATION_CACHE_DIR`` (or ``jax_compilation_cache_dir``) set, or the
     cache switched off (``JAX_ENABLE_COMPILATION_CACHE=false``), nothing is changed. A folder that cannot be
-    written leaves the cache off, silently: JAX would warn on every program otherwise.
+    written leaves the cache off, silently: JAX would warn on every program otherwise; and where the folder
+    fills up during the run, JAX's warnings about entries it cannot write or read show once, not once a program.
 
     Args:
         folder: the cache folder (default ``jax_compilation`` in keras-gan's cache folder).
@@ -362,7 +363,40 @@ def use_jax_compilation_cache(folder=None):
     if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ and importlib.util.find_spec("filelock") is not None:
         jax.config.update("jax_compilation_cache_max_size", JAX_CACHE_MAX_BYTES)
     jax.config.update("jax_compilation_cache_dir", folder)
+    _show_one_cache_write_failure()
     return folder
+
+
+#: How JAX's warnings for a compiled program it could not read from or write to its persistent cache begin
+#: (jax/_src/compiler.py).
+_CACHE_FAILURES = ("Error reading persistent compilation cache entry", "Error writing persistent compilation cache entry")
+
+
+def _show_one_cache_write_failure():
+    """Makes JAX's warnings about its persistent cache show once a process, not once a program.
+
+    On a full disk JAX warns for every program it cannot write or read (35 warnings, 70 lines, in a one-epoch
+    digits run whose own files were fine), each with another program's name, so no ``warnings`` filter action can
+    keep just the first: Python's "once" keys on the whole text. Done by wrapping ``warnings.showwarning``, the
+    hook Python documents for this; every other warning passes through unchanged. Installed once.
+    """
+    import warnings
+
+    show = warnings.showwarning
+    if getattr(show, "_keras_gan_cache_writes", False):
+        return
+    shown = []
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if str(message).startswith(_CACHE_FAILURES):
+            if shown:
+                return None
+            shown.append(True)
+            message = f"{message} (later failures of JAX's compilation cache in this run are not reported)"
+        return show(message, category, filename, lineno, file, line)
+
+    showwarning._keras_gan_cache_writes = True
+    warnings.showwarning = showwarning
 
 
 def start_quietly():

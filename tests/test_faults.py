@@ -144,6 +144,9 @@ FAULTS = [
     ("a full disk (`keras-gan train`, `sample`, `export`; tried on a 300 KB tmpfs)",
      "exit 74 (EX_IOERR): `keras-gan CMD: error: no space left on device ...`; earlier checkpoints and files kept, "
      "no partial file", "test_faults.py::test_a_full_disk_is_one_line_and_exit_74"),
+    ("only keras-gan's cache folder on a full disk, `keras-gan train --backend jax` (a 300 KB tmpfs)",
+     "trains as usual; JAX's first cache warning shows, marked, and its others (35 in one epoch) do not",
+     "test_jax_compilation_cache.py::test_cache_failures_are_shown_once_a_process"),
     ("`keras-gan train --set data.image_size=100000` (fits the network, not the memory), on each backend",
      "exit 71 (EX_OSERR): `out of memory: a tensor of shape [100, 80000000000] (29,802.3 GiB as float32) does not "
      "fit; make the model or the batch smaller ...`; no run directory left",

@@ -101,3 +101,40 @@ def test_a_second_train_run_on_jax_compiles_nothing(tmp_path):
     assert first["code"] == 0 and first["requests"] > 10 and first["hits"] < first["requests"] / 2, first
     # (the first run also compiled the convolution forms it timed; the second reads them from the form cache)
     assert second["code"] == 0 and second["hits"] == second["requests"] > 10, runs
+
+
+def test_cache_failures_are_shown_once_a_process():
+    """A fault sweep: with keras-gan's cache folder on a full disk, a one-epoch `keras-gan train --backend jax`
+    (rc 0, its own files fine) printed 35 of JAX's cache warnings, 70 lines, one per program. Now the first
+    shows, marked, and the rest do not; other warnings pass through."""
+    import warnings
+
+    from keras_gan import backends
+
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        backends._show_one_cache_write_failure()
+        backends._show_one_cache_write_failure()  # installed once
+        warnings.warn("Error writing persistent compilation cache entry for 'jit_a': OSError: [Errno 28] full")
+        warnings.warn("Error reading persistent compilation cache entry for 'jit_b': OSError: [Errno 28] full")
+        warnings.warn("Error writing persistent compilation cache entry for 'jit_c': OSError: [Errno 28] full")
+        warnings.warn("something else")
+        warnings.warn("something else, again")
+    texts = [str(w.message) for w in log]
+    assert len(texts) == 3, texts
+    assert texts[0].startswith("Error writing persistent compilation cache entry for 'jit_a'")
+    assert "not reported" in texts[0]
+    assert texts[1:] == ["something else", "something else, again"]
+    assert not getattr(warnings.showwarning, "_keras_gan_cache_writes", False)  # catch_warnings restored it
+
+
+def test_the_cache_warning_texts_are_jaxs():
+    """The prefixes matched above are the ones JAX's compiler writes (a JAX release that rewords them fails here)."""
+    import jax._src.compiler as compiler
+    import inspect
+
+    from keras_gan import backends
+
+    source = inspect.getsource(compiler)
+    for prefix in backends._CACHE_FAILURES:
+        assert f'f"{prefix} for "' in source, prefix
