@@ -162,9 +162,9 @@ def _force(monkeypatch, forms):
     monkeypatch.setattr(_conv, "_choose", lambda primitive, x, w, out_hw=None: forms[primitive])
 
 
-@pytest.mark.parametrize("conv", ["plain", "gemm"])
-@pytest.mark.parametrize("transpose", ["plain", "subpixel"])
-@pytest.mark.parametrize("filter_grad", ["op", "gemm"])
+@pytest.mark.parametrize("conv", ["plain", "gemm", "taps"])
+@pytest.mark.parametrize("transpose", ["plain", "subpixel", "taps"])
+@pytest.mark.parametrize("filter_grad", ["op", "gemm", "taps"])
 def test_every_combination_of_forms_equals_tf(monkeypatch, conv, transpose, filter_grad):
     _force(monkeypatch, {"conv": conv, "transpose": transpose, "filter_grad": filter_grad})
     rng = np.random.default_rng(7)
@@ -189,6 +189,32 @@ def test_gemm_filter_gradient_equals_the_kernel():
         assert _rel(_conv._gemm_filter_grad(x, w, dy), _conv._filter_grad(x, w, dy)) < 1e-5
 
 
+@pytest.mark.parametrize("size,k", [(4, 5), (7, 5), (8, 4), (3, 3), (4, 3), (2, 5), (1, 5), (5, 4)])
+def test_taps_forms_equal_the_stock_ops(size, k):
+    """One matrix product per output pixel over its in-bounds taps: the same sums as the stock kernels, for even
+    and odd sizes and kernels (the window arithmetic is where such a form goes wrong)."""
+    rng = np.random.default_rng(size * 10 + k)
+    x, w = _t(rng, 3, size, size, 6), _t(rng, k, k, 6, 10)
+    out = -(-size // 2)
+    dy = _t(rng, 3, out, out, 10)
+    assert _rel(_conv._taps_conv(x, w), tf.nn.conv2d(x, w, 2, "SAME")) < 1e-5
+    assert _rel(_conv._taps_transpose(dy, w, (size, size)),
+                tf.nn.conv2d_transpose(dy, w, (3, size, size, 6), 2, "SAME")) < 1e-5
+    assert _rel(_conv._taps_filter_grad(x, w, dy), _conv._filter_grad(x, w, dy)) < 1e-5
+    # every in-bounds tap is read exactly once: the windows' taps add up to the brute-force count
+    pad = _conv._conv_forms.same_padding(size, k, 2)[0]
+    inside = sum(1 for i in range(out) for a in range(k) if 0 <= 2 * i - pad + a < size) ** 2
+    assert sum((a1 - a0) * (b1 - b0) for *_, (a0, a1, b0, b1), _ in _conv._taps_windows((size, size), k)) == inside
+
+
+def test_taps_is_a_candidate_only_for_small_outputs():
+    assert "taps" in _conv._candidates("conv", tf.TensorSpec((4, 8, 8, 1)), None)  # a 4x4 output: 16 products
+    assert "taps" not in _conv._candidates("conv", tf.TensorSpec((4, 16, 16, 1)), None)  # 64
+    assert "taps" in _conv._candidates("transpose", tf.TensorSpec((4, 2, 2, 128)), (4, 4))
+    assert "taps" not in _conv._candidates("transpose", tf.TensorSpec((4, 8, 8, 64)), (16, 16))
+    assert "taps" in _conv._candidates("filter_grad", tf.TensorSpec((4, 4, 4, 64)), None)
+
+
 @pytest.fixture
 def autotune(monkeypatch, tmp_path):
     """Autotune mode with an empty process cache and a private disk cache; yields the recorded timings."""
@@ -205,8 +231,9 @@ def test_autotune_takes_the_measured_fastest_form_and_caches_it(autotune, monkey
 
     def fake_times(primitive, forms, x, w, out_hw):
         timed.append(primitive)
-        table = {"conv": {"plain": 1.0, "gemm": 0.5}, "filter_grad": {"op": 1.0, "gemm": 0.95},
-                 "transpose": {"plain": 2.0, "subpixel": 1.0}}[primitive]
+        table = {"conv": {"plain": 1.0, "gemm": 0.5, "taps": 0.7},
+                 "filter_grad": {"op": 1.0, "gemm": 0.95, "taps": 0.96},
+                 "transpose": {"plain": 2.0, "subpixel": 1.0, "taps": 1.9}}[primitive]
         return {f: table[f] for f in forms}
 
     monkeypatch.setattr(_conv, "_time_forms", fake_times)
@@ -341,7 +368,7 @@ print("loss", float(step(real, fake)))
 
 @pytest.mark.parametrize("transpose,filter_grad,model", [
     ("plain", "gemm", "batch_norm"), ("subpixel", "op", "batch_norm"), ("plain", "op", "batch_norm"),
-    ("plain", "op", "no_batch_norm"), ("plain", "op", "vae_encoder"),
+    ("plain", "op", "no_batch_norm"), ("plain", "op", "vae_encoder"), ("taps", "taps", "batch_norm"),
 ])
 def test_custom_gradient_forms_keep_grappler_remapper_quiet(transpose, filter_grad, model):
     """A training step prints no "remapper failed" (grappler's second remapper pass fused a LeakyRelu into the
