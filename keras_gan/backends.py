@@ -363,7 +363,7 @@ def use_jax_compilation_cache(folder=None):
     if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ and importlib.util.find_spec("filelock") is not None:
         jax.config.update("jax_compilation_cache_max_size", JAX_CACHE_MAX_BYTES)
     jax.config.update("jax_compilation_cache_dir", folder)
-    _show_one_cache_write_failure()
+    _show_one_cache_failure()
     return folder
 
 
@@ -372,7 +372,7 @@ def use_jax_compilation_cache(folder=None):
 _CACHE_FAILURES = ("Error reading persistent compilation cache entry", "Error writing persistent compilation cache entry")
 
 
-def _show_one_cache_write_failure():
+def _show_one_cache_failure():
     """Makes JAX's warnings about its persistent cache show once a process, not once a program.
 
     On a full disk JAX warns for every program it cannot write or read (35 warnings, 70 lines, in a one-epoch
@@ -383,7 +383,7 @@ def _show_one_cache_write_failure():
     import warnings
 
     show = warnings.showwarning
-    if getattr(show, "_keras_gan_cache_writes", False):
+    if getattr(show, "_keras_gan_cache_failures", False):
         return
     shown = []
 
@@ -395,7 +395,7 @@ def _show_one_cache_write_failure():
             message = f"{message} (later failures of JAX's compilation cache in this run are not reported)"
         return show(message, category, filename, lineno, file, line)
 
-    showwarning._keras_gan_cache_writes = True
+    showwarning._keras_gan_cache_failures = True
     warnings.showwarning = showwarning
 
 

@@ -84,6 +84,7 @@ _OOM_WORDS = ("OOM when allocating", "RESOURCE_EXHAUSTED: Out of memory", "can't
 
 def _memory_fault(error):
     """One line for an allocation that failed (TensorFlow's, XLA's, PyTorch's or Python's), else ``None``."""
+    import math
     import re
 
     text = str(error)
@@ -92,9 +93,7 @@ def _memory_fault(error):
     shape = re.search(r"shape\[([0-9, ]+)\]", text)
     if shape:
         dims = [int(d) for d in shape.group(1).split(",") if d.strip()]
-        size = 4
-        for d in dims:
-            size *= d
+        size = 4 * math.prod(dims)
         shown = ", ".join(map(str, dims))
         return f"out of memory: a tensor of shape [{shown}] ({size / 2**30:,.1f} GiB as float32) does not fit"
     return f"out of memory ({type(error).__name__})"

@@ -113,8 +113,8 @@ def test_cache_failures_are_shown_once_a_process():
 
     with warnings.catch_warnings(record=True) as log:
         warnings.simplefilter("always")
-        backends._show_one_cache_write_failure()
-        backends._show_one_cache_write_failure()  # installed once
+        backends._show_one_cache_failure()
+        backends._show_one_cache_failure()  # installed once
         warnings.warn("Error writing persistent compilation cache entry for 'jit_a': OSError: [Errno 28] full")
         warnings.warn("Error reading persistent compilation cache entry for 'jit_b': OSError: [Errno 28] full")
         warnings.warn("Error writing persistent compilation cache entry for 'jit_c': OSError: [Errno 28] full")
@@ -125,7 +125,7 @@ def test_cache_failures_are_shown_once_a_process():
     assert texts[0].startswith("Error writing persistent compilation cache entry for 'jit_a'")
     assert "not reported" in texts[0]
     assert texts[1:] == ["something else", "something else, again"]
-    assert not getattr(warnings.showwarning, "_keras_gan_cache_writes", False)  # catch_warnings restored it
+    assert not getattr(warnings.showwarning, "_keras_gan_cache_failures", False)  # catch_warnings restored it
 
 
 def test_the_cache_warning_texts_are_jaxs():

@@ -286,12 +286,17 @@ _STOCK = {"conv": "plain", "transpose": "plain", "filter_grad": "op"}
 # ------------------------------------------------------------- choosing a form
 def _static(primitive, x, w, out_hw=None):
     if primitive == "conv":
-        out_pixels = -(-x.shape[1] // 2) * -(-x.shape[2] // 2)
+        out_pixels = _output_pixels(x)
         deep = w.shape[0] * w.shape[1] * w.shape[2] >= _MIN_GEMM_DEPTH
         return "gemm" if out_pixels <= _MAX_GEMM_OUTPUT_PIXELS and deep else "plain"
     if primitive == "transpose":
         return "subpixel" if w.shape[2] <= _MAX_SUBPIXEL_CHANNELS and _subpixel_fits(x, out_hw) else "plain"
     return "op"
+
+
+def _output_pixels(x):
+    """Pixels of the output of a stride-2 SAME convolution of ``x`` (NHWC)."""
+    return -(-x.shape[1] // 2) * -(-x.shape[2] // 2)
 
 
 def _subpixel_fits(x, out_hw):
@@ -303,7 +308,7 @@ def _candidates(primitive, x, out_hw):
     if primitive == "transpose" and not _subpixel_fits(x, out_hw):
         forms.remove("subpixel")
     # the convolution's output pixels: x's for a transposed convolution (its input), half x's size otherwise
-    windows = x.shape[1] * x.shape[2] if primitive == "transpose" else -(-x.shape[1] // 2) * -(-x.shape[2] // 2)
+    windows = x.shape[1] * x.shape[2] if primitive == "transpose" else _output_pixels(x)
     if windows > _MAX_TAPS_WINDOWS:
         forms.remove("taps")
     return forms
