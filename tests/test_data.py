@@ -31,6 +31,26 @@ def test_digits_are_sklearns_digits():
     assert sorted(np.unique(y)) == list(range(10))
 
 
+def test_digits_are_read_without_importing_sklearn():
+    """The digits come from scikit-learn's file without the 1-1.5 s import of sklearn.datasets (a first run's
+    preparation); the arrays are load_digits' exactly."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    images, labels = data._digits_arrays()
+    ref = load_digits()
+    np.testing.assert_array_equal(images, ref.images)
+    np.testing.assert_array_equal(labels, ref.target)
+    # as `keras-gan train` starts: Keras imported with scikit-learn hidden (keras_gan.backends.import_keras)
+    code = ("import sys; from keras_gan import backends; backends.import_keras(); from keras_gan import data; "
+            "before = set(sys.modules); data._digits_arrays(); "
+            "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in ('sklearn', 'scipy', 'pandas')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
+
+
 def test_resize_and_labels():
     ds = data.load("digits", batch_size=4, image_size=16, with_labels=True, shuffle=False)
     x, y = next(iter(ds))

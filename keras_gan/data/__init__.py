@@ -81,13 +81,32 @@ class Digits(tfds.core.GeneratorBasedBuilder):
         return {"train": self._generate_examples(0, DIGITS_TRAIN_SIZE), "test": self._generate_examples(DIGITS_TRAIN_SIZE, None)}
 
     def _generate_examples(self, start, stop):
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
+        pixels, target = _digits_arrays()
         # Pixel values are 0..16; scale to 0..255.
-        images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+        images = np.round(pixels * (255.0 / 16.0)).astype(np.uint8)[..., None]
         for i in range(start, stop if stop is not None else len(images)):
-            yield i, {"image": images[i], "label": int(digits.target[i])}
+            yield i, {"image": images[i], "label": int(target[i])}
+
+
+def _digits_arrays():
+    """scikit-learn's digits as (images [1797, 8, 8] float64 in 0..16, labels [1797] int): what
+    ``sklearn.datasets.load_digits`` returns, read from its ``digits.csv.gz`` without importing scikit-learn.
+
+    Importing ``sklearn.datasets`` (SciPy, pandas) took 1.0-1.5 s of the first run's preparation on a 2-core
+    AMD EPYC, where the file takes 0.02 s. A scikit-learn without the file falls back to ``load_digits``.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    for location in list(spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(location, "datasets", "data", "digits.csv.gz")
+        if os.path.isfile(path):
+            table = np.loadtxt(path, delimiter=",")  # 64 pixels then the label per row, as load_digits reads it
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images, digits.target
 
 
 def mnist5k_file():
