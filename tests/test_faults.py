@@ -603,9 +603,19 @@ def test_the_program_freezes_its_objects_before_the_interpreter_shuts_down(monke
     monkeypatch.setattr(sys, "argv", ["keras-gan", "train", "--set", "data.batch_size=0"])
     assert gc.get_freeze_count() == 0
     try:
-        assert cli.main() == 2 and gc.get_freeze_count() == 0
+        assert cli.main() == 2 and gc.get_freeze_count() == 0 and gc.isenabled()
         assert cli.program() == 2  # the bad value is still one line and exit 2
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+        gc.enable()  # refused before Keras was imported: the program left the collector off
     assert "data.batch_size" in capsys.readouterr().err
+
+
+def test_the_program_collects_no_garbage_while_keras_is_imported():
+    """The program pauses the collector; import_keras freezes what the import made and turns it on again."""
+    code = ("import gc, sys; from keras_gan import backends; backends.select('tensorflow'); "
+            "backends.pause_collector_until_keras(); off = not gc.isenabled(); backends.import_keras(); "
+            "print(off, gc.isenabled(), gc.get_freeze_count() > 100000, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-4:] == ["True", "True", "True", "True"], out
