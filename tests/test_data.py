@@ -32,7 +32,7 @@ def test_digits_are_sklearns_digits():
 
 
 def test_digits_are_read_without_importing_sklearn():
-    """The digits come from scikit-learn's file without the 1-1.5 s import of sklearn.datasets (a first run's
+    """The digits come from scikit-learn's file without the 1 s import of sklearn.datasets (a first run's
     preparation); the arrays are load_digits' exactly."""
     import subprocess
     import sys

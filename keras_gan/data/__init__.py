@@ -92,7 +92,7 @@ def _digits_arrays():
     """scikit-learn's digits as (images [1797, 8, 8] float64 in 0..16, labels [1797] int): what
     ``sklearn.datasets.load_digits`` returns, read from its ``digits.csv.gz`` without importing scikit-learn.
 
-    Importing ``sklearn.datasets`` (SciPy, pandas) took 1.0-1.5 s of the first run's preparation on a 2-core
+    Importing ``sklearn.datasets`` (SciPy, pandas) took 0.96-1.12 s of the first run's preparation on a 2-core
     AMD EPYC, where the file takes 0.02 s. A scikit-learn without the file falls back to ``load_digits``.
     """
     import importlib.util
