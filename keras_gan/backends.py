@@ -273,9 +273,10 @@ class quiet_native_start:
 #: Optional packages that Keras and TensorFlow import at start-up whenever they are installed, for features
 #: keras-gan's commands never use: Keras' scikit-learn wrappers (which pull in SciPy's statistics), its pandas
 #: DataFrame input, its matplotlib plotting helpers (the whole package: ``keras.src.visualization`` also imports
-#: ``matplotlib.patches``), and TensorFlow Lite's JAX converter (reached through ``tf.compat.v1``). Hiding them took
-#: ``import keras`` from 4.0-4.2 s to 2.5-2.7 s on a 2-core Xeon (docs/performance.md).
-_START_UP_EXTRAS = ("sklearn", "pandas", "matplotlib", "jax")
+#: ``matplotlib.patches``), TensorFlow Lite's JAX converter (reached through ``tf.compat.v1``), and SciPy's sparse
+#: matrices (TensorFlow's legacy ``tf.compat.v1`` Keras checks its inputs with ``scipy.sparse.issparse``: 0.09 s).
+#: Hiding them took ``import keras`` from 4.0-4.2 s to 2.5-2.7 s on a 2-core Xeon (docs/performance.md).
+_START_UP_EXTRAS = ("sklearn", "pandas", "matplotlib", "jax", "scipy")
 
 
 _PAUSED_COLLECTOR = []  # [True] while pause_collector_until_keras holds Python's collector off
@@ -308,7 +309,7 @@ def import_keras():
     While Keras (and TensorFlow under it) is first imported, the packages of :data:`_START_UP_EXTRAS` that
     are not loaded yet are hidden from the import system, so Keras' and TensorFlow's optional imports of them
     take their not-installed branch; right after, they are importable again as usual (keras-gan itself
-    imports matplotlib and scikit-learn where it draws or prepares data). JAX stays visible unless
+    imports matplotlib and scikit-learn where it draws or prepares data). JAX and SciPy stay visible unless
     ``KERAS_BACKEND`` names another backend. Hand-written: neither Keras nor TensorFlow has a switch for it.
     In the process that called it, Keras' scikit-learn wrappers, its DataFrame input and its plotting helpers
     are then unavailable; the commands use none of them. Not for library users: it is the commands' start.
@@ -325,7 +326,8 @@ def import_keras():
     if "keras" in sys.modules:
         _resume_collector()
         return sys.modules["keras"]
-    keep = () if os.environ.get("KERAS_BACKEND") in ("tensorflow", "torch") else ("jax",)
+    # JAX (and its sparse module, which Keras' JAX backend imports, SciPy) stay for the JAX backend
+    keep = () if os.environ.get("KERAS_BACKEND") in ("tensorflow", "torch") else ("jax", "scipy")
     hidden = [m for m in _START_UP_EXTRAS if m not in sys.modules and m not in keep]
     for m in hidden:
         sys.modules[m] = None  # an import of it raises ModuleNotFoundError, which both catch
