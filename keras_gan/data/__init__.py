@@ -522,10 +522,16 @@ def _finish(ds, with_labels):
     times slow at random. After ``cache()`` these pipelines only shuffle, batch
     and slice, so they need no tuning: a map marked ``AUTOTUNE`` takes one call
     per core and ``prefetch(AUTOTUNE)`` keeps its own buffer rule.
+
+    tf.data's default graph rewrites are off too. Made as the iterator is, they walk the whole pipeline, which
+    for a run of many epochs is one shuffle and batch per epoch: creating the iterator of the default run's
+    100 epochs took 0.30-0.39 s with them and 0.09-0.12 s without (2-core AMD EPYC), and none of them applies
+    to a pipeline that already maps in parallel and prefetches. The batches are the same.
     """
     ds = ds if with_labels else ds.map(lambda x, y: x, num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
