@@ -329,6 +329,25 @@ def test_autotune_times_real_forms_and_unknown_batches_take_the_static_rule(auto
     assert not any(k.startswith("conv|x=None") for k in _conv.choices())
 
 
+@pytest.mark.parametrize("times, expected_rounds", [
+    ({"plain": 1.0, "taps": 0.7, "gemm": 1.2}, 5),   # a clear winner: the first 5 rounds
+    ({"plain": 1.0, "taps": 0.95, "gemm": 1.2}, 15),  # a close call: all 15
+    ({"plain": 1.0, "taps": 1.0}, 15),                # a tie: all 15
+    ({"op": 1.0}, 5),                                 # one form: the minimum
+])
+def test_form_timing_stops_early_only_on_a_clear_winner(times, expected_rounds):
+    """_timing_done, driven as _time_forms drives it, with each round's calls costing times[f] ms."""
+    best, rounds, spent = {f: float("inf") for f in times}, 0, 0.0
+    while not _conv._timing_done(best, rounds, spent):
+        for f, ms in times.items():
+            best[f] = min(best[f], ms / 1e3)
+            spent += ms / 1e3
+        rounds += 1
+    assert rounds == expected_rounds
+    # slow forms stop at half a second whatever the margin
+    assert _conv._timing_done({"plain": 0.1, "taps": 0.1}, 5, 0.5)
+
+
 def test_plain_mode_and_bad_mode(monkeypatch):
     monkeypatch.setenv("KERAS_GAN_CONV_FORMS", "plain")
     rng = np.random.default_rng(0)
