@@ -86,3 +86,47 @@ def test_grid_generates_at_the_batch_it_is_given(tmp_path):
         cb.on_epoch_end(0)
     assert seen == [3, None]
     assert os.path.exists(tmp_path / "b3" / "samples" / "epoch_0001.png")
+
+
+def _epoch_scalars(log_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(log_dir, size_guidance={"tensors": 0})
+    acc.Reload()
+    from tensorboard.util import tensor_util
+
+    return {tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+            for tag in acc.Tags()["tensors"]}
+
+
+def test_tensorboard_skips_only_the_empty_batch_summaries(tmp_path, monkeypatch):
+    """callbacks.TensorBoard writes the event files Keras' TensorBoard writes, without calling tf.summary.scalar
+    after each batch (Keras' callback does, with no writer, so those calls record nothing)."""
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    scalars, batch_calls = {}, {}
+    for name, cls in (("keras", keras.callbacks.TensorBoard), ("ours", callbacks.TensorBoard)):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        cb = cls(str(tmp_path / name), write_graph=False)
+        calls = []
+        real_batch_end = cb.on_train_batch_end
+
+        def on_train_batch_end(batch, logs=None, cb=cb, calls=calls, real=real_batch_end):
+            scalar = cb.summary.scalar
+            cb.summary.scalar = lambda *a, **k: calls.append(a[0]) or scalar(*a, **k)
+            try:
+                return real(batch, logs)
+            finally:
+                cb.summary.scalar = scalar
+
+        cb.on_train_batch_end = on_train_batch_end
+        model.fit(x, x[:, :1], batch_size=16, epochs=2, verbose=0, callbacks=[cb])
+        scalars[name] = _epoch_scalars(str(tmp_path / name / "train"))
+        batch_calls[name] = calls
+    assert len(batch_calls["keras"]) == 2 * 4 and set(batch_calls["keras"]) == {"batch_loss"}  # the control
+    assert batch_calls["ours"] == []
+    assert scalars["ours"] == scalars["keras"] and set(scalars["ours"]) >= {"epoch_loss"}
+    assert [step for step, _ in scalars["ours"]["epoch_loss"]] == [0, 1]

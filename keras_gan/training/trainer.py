@@ -273,7 +273,7 @@ def _train(plan, final_dir, scratch, strategy, resume, verbose, extra_callbacks)
         history_cb,
         checkpoint_cb,
         samples_cb,
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+        callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
         *extra_callbacks,
         stop_cb,
     ]
