@@ -36,9 +36,18 @@ def mode(forced=None):
     return value
 
 
+def same_output_hw(in_hw, strides=(2, 2)):
+    """``(height, width)`` of a "same" convolution's output: each side of ``in_hw`` over its stride, rounded up.
+
+    >>> same_output_hw((7, 8))
+    (4, 4)
+    """
+    return tuple(-(-size // stride) for size, stride in zip(in_hw, strides))
+
+
 def same_padding(size, kernel, stride):
     """``(before, after)`` padding of a "same" convolution (TensorFlow's rule: the smaller half before)."""
-    out = -(-size // stride)
+    (out,) = same_output_hw((size,), (stride,))
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 

@@ -250,8 +250,8 @@ def _static(primitive, x_shape, w_shape, strides, padding, out_hw):
         fits = primitive == "transpose" and _subpixel_fits(x_shape, w_shape, strides, padding, out_hw)
         return "subpixel" if fits else _STOCK[primitive]
     if primitive == "conv":
-        out_pixels = -(-x_shape[1] // strides[0]) * -(-x_shape[2] // strides[1])
-        return "gemm" if out_pixels <= 4 else "plain"
+        out_h, out_w = _conv_forms.same_output_hw(x_shape[1:3], strides)
+        return "gemm" if out_h * out_w <= 4 else "plain"
     if not _subpixel_fits(x_shape, w_shape, strides, padding, out_hw):
         return "lhs"
     if x_shape[1] * x_shape[2] <= 4:
@@ -344,7 +344,7 @@ def conv2d(y, w, strides, padding):
 
 def _plain_out_hw(shape, w_shape, strides, padding):
     if padding == "same":
-        return -(-shape[1] // strides[0]), -(-shape[2] // strides[1])
+        return _conv_forms.same_output_hw(shape[1:3], strides)
     return (shape[1] - w_shape[0]) // strides[0] + 1, (shape[2] - w_shape[1]) // strides[1] + 1
 
 

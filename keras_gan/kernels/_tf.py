@@ -226,7 +226,7 @@ def _taps_windows(in_hw, k):
     (0, 0, (0, 4, 0, 4), (1, 5, 1, 5))
     """
     (top, _), (left, _) = _conv_forms.same_padding(in_hw[0], k, 2), _conv_forms.same_padding(in_hw[1], k, 2)
-    out_h, out_w = _output_hw(in_hw)
+    out_h, out_w = _conv_forms.same_output_hw(in_hw)
     for i in range(out_h):
         r0 = 2 * i - top
         a0, a1 = max(r0, 0), min(r0 + k, in_hw[0])
@@ -244,7 +244,7 @@ def _taps_conv(x, w):
     for i, j, (a0, a1, b0, b1), (p0, p1, q0, q1) in _taps_windows(in_hw, k):
         patch = tf.reshape(x[:, a0:a1, b0:b1, :], (-1, (a1 - a0) * (b1 - b0) * in_ch))
         pixels[i, j] = tf.matmul(patch, tf.reshape(w[p0:p1, q0:q1], (-1, out_ch)))
-    out_h, out_w = _output_hw(in_hw)
+    out_h, out_w = _conv_forms.same_output_hw(in_hw)
     return tf.stack([tf.stack([pixels[i, j] for j in range(out_w)], 1) for i in range(out_h)], 1)
 
 
@@ -295,14 +295,9 @@ def _static(primitive, x, w, out_hw=None):
     return "op"
 
 
-def _output_hw(in_hw):
-    """(height, width) of the output of a stride-2 SAME convolution of an ``in_hw`` input: half, rounded up."""
-    return -(-in_hw[0] // 2), -(-in_hw[1] // 2)
-
-
 def _output_pixels(x):
     """Pixels of the output of a stride-2 SAME convolution of ``x`` (NHWC)."""
-    out_h, out_w = _output_hw(x.shape[1:3])
+    out_h, out_w = _conv_forms.same_output_hw(x.shape[1:3])
     return out_h * out_w
 
 
@@ -350,7 +345,7 @@ def _time_forms(primitive, forms, x, w, out_hw):
     xs = tf.cast(tf.random.stateless_normal(x.shape, seed=(0, 1)), dtype)
     ws = tf.cast(tf.random.stateless_normal(w.shape, seed=(0, 2)), dtype)
     if primitive == "filter_grad":
-        out_shape = (x.shape[0], *_output_hw(x.shape[1:3]), w.shape[3])
+        out_shape = (x.shape[0], *_conv_forms.same_output_hw(x.shape[1:3]), w.shape[3])
         args = (xs, ws, tf.cast(tf.random.stateless_normal(out_shape, seed=(0, 3)), dtype))
     else:
         args = (xs, ws)
@@ -431,7 +426,7 @@ def conv2d(x, w):
     if getattr(_FORCED, "forward_only", False):
         return _FORMS["conv"][forward](x, w)
     # the input gradient is a transposed convolution of dy (x's batch, ceil(size / 2), out channels) to x's size
-    dy_like = tf.TensorSpec((x.shape[0], *_output_hw(in_hw), w.shape[3]), x.dtype)
+    dy_like = tf.TensorSpec((x.shape[0], *_conv_forms.same_output_hw(in_hw), w.shape[3]), x.dtype)
     backward = _choose("transpose", dy_like, w, in_hw)
     filter_grad = _choose("filter_grad", x, w)
     if (forward, backward, filter_grad) == ("plain", "plain", "op"):
