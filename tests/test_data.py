@@ -1,8 +1,8 @@
 import time
 
 import numpy as np
-import tensorflow as tf
 import pytest
+import tensorflow as tf
 
 from keras_gan import data
 from keras_gan.errors import DatasetNotPreparedError, UsageError

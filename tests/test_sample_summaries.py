@@ -24,11 +24,17 @@ def _run(cb, epochs):
     cb.on_train_end()
 
 
-def _summaries(log_dir):
+def _events(log_dir):
+    """Every tensor summary in ``log_dir``, read back with TensorBoard's own reader."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(log_dir, size_guidance={"tensors": 0})
     acc.Reload()
+    return acc
+
+
+def _summaries(log_dir):
+    acc = _events(log_dir)
     out = {}
     for event in acc.Tensors("samples"):
         width, height, png = event.tensor_proto.string_val
@@ -89,17 +95,14 @@ def test_grid_generates_at_the_batch_it_is_given(tmp_path):
 
 
 def _epoch_scalars(log_dir):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(log_dir, size_guidance={"tensors": 0})
-    acc.Reload()
     from tensorboard.util import tensor_util
 
+    acc = _events(log_dir)
     return {tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
             for tag in acc.Tags()["tensors"]}
 
 
-def test_tensorboard_skips_only_the_empty_batch_summaries(tmp_path, monkeypatch):
+def test_tensorboard_skips_only_the_empty_batch_summaries(tmp_path):
     """callbacks.TensorBoard writes the event files Keras' TensorBoard writes, without calling tf.summary.scalar
     after each batch (Keras' callback does, with no writer, so those calls record nothing)."""
     import keras
